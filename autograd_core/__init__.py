@@ -1,0 +1,18 @@
+"""autograd_core: reverse-mode automatic differentiation on NumPy.
+
+    import autograd_core as ag
+    x = ag.Tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    x.grad  # array([2., 4.], dtype=float32)
+"""
+
+from .tensor import Tensor  # first: the op modules import it
+from . import ops  # noqa: I001
+from .dtypes import get_default_dtype, set_default_dtype
+from .engine import grad
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .grad_mode import enable_grad, is_grad_enabled, no_grad
+from .ops import *  # noqa: F403  (ag.exp, ag.sum, ag.where, ...)
+from .viz import draw_graph, to_dot
+
+__version__ = "0.1.0"

@@ -1,0 +1,205 @@
+"""Reverse-mode differentiation over the recorded graph.
+
+`backward` and `grad` share one loop, `_run`: sort the graph topologically with an
+explicit stack (never recursion, so chains of any depth work), then visit nodes from
+the output back to the leaves. Each parent's gradient comes from its vjp, is reduced to
+the parent's shape and dtype, and is summed into a dict. A node's gradient is dropped
+once it has been used, and unless `retain_graph` is set its record is freed as well, so
+memory falls during the pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import grad_mode
+from .tensor import Tensor, _new
+
+
+def _released_error(node: Tensor) -> RuntimeError:
+    return RuntimeError(
+        f"Trying to backward through the graph a second time: the saved values of "
+        f"'{node._op}' (shape {node.shape}) were freed by an earlier backward. Pass "
+        f"retain_graph=True to the first backward (or ag.grad) to keep them."
+    )
+
+
+def toposort(roots: Sequence[Tensor]) -> list[Tensor]:
+    """Nodes that require grad and lead to `roots`, ordered so parents come before children."""
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(r, False) for r in roots if r._requires_grad]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node._vjps is None and node._op is not None:
+            raise _released_error(node)
+        stack.append((node, True))
+        for p in node._parents:
+            if p._requires_grad and id(p) not in seen:
+                stack.append((p, False))
+    return order
+
+
+def sum_to(g: Any, shape: tuple[int, ...]) -> Any:
+    """Sum a broadcast gradient back down to `shape` (works on arrays and Tensors)."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
+    )
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape)
+
+
+def _seed(root: Tensor, grad: Any, where: str) -> np.ndarray:
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"{where}: grad can be implicitly created only for outputs with one element, "
+                f"but the output has shape {root.shape}; pass grad= (an array of that shape)"
+            )
+        return np.ones_like(root.data)
+    g = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
+    if g.shape != root.shape:
+        raise ValueError(f"{where}: grad has shape {g.shape} but the output has shape {root.shape}")
+    return g.astype(root.data.dtype, copy=False)
+
+
+def _run(
+    roots: Sequence[Tensor],
+    seeds: Sequence[Any],
+    retain_graph: bool,
+    create_graph: bool,
+    targets: Sequence[Tensor] | None,
+) -> dict[int, Any]:
+    """Propagate `seeds` from `roots`; return gradients of leaves (or of `targets`) by id."""
+    order = toposort(roots)
+    wanted: set[int] | None = None
+    if targets is not None:
+        # Only nodes on a path to a target need visiting.
+        wanted = {id(t) for t in targets}
+        needed = set(wanted)
+        for node in order:
+            if any(id(p) in needed for p in node._parents):
+                needed.add(id(node))
+        order = [n for n in order if id(n) in needed]
+
+    grads: dict[int, Any] = {}
+    for r, s in zip(roots, seeds):
+        grads[id(r)] = grads[id(r)] + s if id(r) in grads else s
+    results: dict[int, Any] = {}
+    collect: list[tuple[Tensor, Any]] = []
+
+    for node in reversed(order):
+        g = grads.pop(id(node), None)
+        if g is None:
+            continue
+        if wanted is not None:
+            if id(node) in wanted:
+                results[id(node)] = g
+        elif node._op is None or node._retains_grad:
+            collect.append((node, g))
+        parents = node._parents
+        if not parents:
+            continue
+        if create_graph:
+            out, args = node, parents
+        else:
+            out, args = node.data, [p.data for p in parents]
+        for p, vjp in zip(parents, node._vjps):  # type: ignore[arg-type]
+            if vjp is None or not p._requires_grad:
+                continue
+            if wanted is not None and id(p) not in needed:
+                continue
+            pg = vjp(g, out, *args)
+            if pg.shape != p.data.shape:
+                pg = sum_to(pg, p.data.shape)
+            if pg.dtype != p.data.dtype:
+                pg = pg.astype(p.data.dtype)
+            key = id(p)
+            grads[key] = grads[key] + pg if key in grads else pg
+        if not retain_graph:
+            node._parents = ()
+            node._vjps = None
+
+    for node, g in collect:
+        value = g.data if isinstance(g, Tensor) else g
+        if node.grad is None:
+            node.grad = np.array(value, dtype=node.data.dtype, copy=True)
+        else:
+            node.grad = node.grad + value
+    return results
+
+
+def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
+    """Accumulate d(root)/d(leaf) into every leaf's `.grad` (see `Tensor.backward`)."""
+    if not root._requires_grad:
+        raise RuntimeError(
+            "backward: this tensor does not require grad and has no graph; create inputs "
+            "with requires_grad=True (and compute outside ag.no_grad())"
+        )
+    seed = _seed(root, grad, "backward")
+    with grad_mode.no_grad():
+        _run([root], [seed], retain_graph, False, None)
+
+
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Tensor | None, ...]:
+    """Gradients of `outputs` with respect to `inputs`, returned instead of stored in `.grad`.
+
+    With `create_graph=True` the returned Tensors are themselves differentiable
+    (Hessian-vector products, gradient penalties). `retain_graph` defaults to
+    `create_graph`.
+    """
+    outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
+        grad_outputs = [grad_outputs] * len(outs) if len(outs) == 1 else grad_outputs
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outs)
+    if len(grad_outputs) != len(outs):
+        raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outs)} outputs")
+    for i, t in enumerate(ins):
+        if not isinstance(t, Tensor) or not t._requires_grad:
+            raise RuntimeError(f"grad: input {i} does not require grad, so it has no gradient")
+    seeds = []
+    for i, (o, go) in enumerate(zip(outs, grad_outputs)):
+        if not o._requires_grad:
+            raise RuntimeError(f"grad: output {i} does not require grad and has no graph")
+        seed = _seed(o, go, "grad")
+        if create_graph:
+            seed = go if isinstance(go, Tensor) else _new(seed)
+        seeds.append(seed)
+    if retain_graph is None:
+        retain_graph = create_graph
+    with grad_mode.enable_grad() if create_graph else grad_mode.no_grad():
+        found = _run(outs, seeds, retain_graph, create_graph, ins)
+    result: list[Tensor | None] = []
+    for i, t in enumerate(ins):
+        g = found.get(id(t))
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"grad: input {i} (shape {t.shape}) is not used to compute the outputs; "
+                    f"pass allow_unused=True to get None for it"
+                )
+            result.append(None)
+        else:
+            result.append(g if isinstance(g, Tensor) else _new(g))
+    return tuple(result)

@@ -1,0 +1,53 @@
+"""Every differentiable operation, grouped by family. `ag.NAME` re-exports these."""
+
+from .arithmetic import (
+    add,
+    divide,
+    equal,
+    greater,
+    greater_equal,
+    less,
+    less_equal,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    maximum,
+    minimum,
+    multiply,
+    negative,
+    not_equal,
+    power,
+    subtract,
+)
+from .elementwise import (
+    abs,
+    astype,
+    ceil,
+    clip,
+    cos,
+    exp,
+    expm1,
+    floor,
+    isfinite,
+    isinf,
+    isnan,
+    log,
+    log1p,
+    relu,
+    round,
+    sigmoid,
+    sign,
+    sin,
+    sqrt,
+    square,
+    tanh,
+)
+from .indexing import getitem, scatter_add, where
+from .join import concatenate, pad, split, stack
+from .linalg import dot, einsum, matmul
+from .reductions import argmax, argmin, max, mean, min, prod, std, sum, var
+from .shape import broadcast_to, expand_dims, flatten, reshape, squeeze, swapaxes, transpose
+from .softmax import log_softmax, logsumexp, softmax
+
+__all__ = [name for name in dir() if not name.startswith("_")]

@@ -1,0 +1,108 @@
+"""Binary arithmetic, comparisons and logical ops, with NumPy broadcasting.
+
+Each rule returns the gradient at the broadcast output shape; the engine sums it back
+to the input's shape. Ties in `maximum`/`minimum` split the gradient equally between
+the two inputs, as PyTorch does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..tensor import Tensor, Vjp, as_tensor, make_result
+
+
+def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
+    if isinstance(a, Tensor):
+        return a, as_tensor(b, a)
+    b = as_tensor(b)
+    return as_tensor(a, b), b
+
+
+def _shape_error(name: str, a: Tensor, b: Tensor) -> ValueError:
+    return ValueError(f"{name}: operands with shapes {a.shape} and {b.shape} cannot be broadcast together")
+
+
+def _binary(name: str, fn: Callable[..., Any], vjps: tuple[Vjp | None, Vjp | None]) -> Callable[[Any, Any], Tensor]:
+    def op(a: Any, b: Any) -> Tensor:
+        a, b = _pair(a, b)
+        try:
+            data = fn(a.data, b.data)
+        except ValueError:
+            raise _shape_error(name, a, b) from None
+        return make_result(data, name, (a, b), vjps)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Elementwise `np.{fn.__name__}` with broadcasting; differentiable."
+    return op
+
+
+def _safe_log(a: Any) -> Any:
+    # d(a**b)/db = a**b * log(a); defined as 0 where a <= 0 (PyTorch uses 0 at a == 0).
+    return np.log(np.where(a > 0, a, 1))
+
+
+add = _binary("add", np.add, (lambda g, y, a, b: g, lambda g, y, a, b: g))
+subtract = _binary("subtract", np.subtract, (lambda g, y, a, b: g, lambda g, y, a, b: -g))
+multiply = _binary("multiply", np.multiply, (lambda g, y, a, b: g * b, lambda g, y, a, b: g * a))
+divide = _binary("divide", np.divide, (lambda g, y, a, b: g / b, lambda g, y, a, b: -g * y / b))
+power = _binary(
+    "power",
+    np.power,
+    (lambda g, y, a, b: g * b * a ** (b - 1), lambda g, y, a, b: g * y * _safe_log(a)),
+)
+maximum = _binary(
+    "maximum",
+    np.maximum,
+    (
+        lambda g, y, a, b: g * (a > b) + g * (a == b) * 0.5,
+        lambda g, y, a, b: g * (b > a) + g * (a == b) * 0.5,
+    ),
+)
+minimum = _binary(
+    "minimum",
+    np.minimum,
+    (
+        lambda g, y, a, b: g * (a < b) + g * (a == b) * 0.5,
+        lambda g, y, a, b: g * (b < a) + g * (a == b) * 0.5,
+    ),
+)
+
+
+def negative(x: Any) -> Tensor:
+    """`-x`."""
+    x = as_tensor(x)
+    return make_result(np.negative(x.data), "negative", (x,), (lambda g, y, x: -g,))
+
+
+def _not_differentiable(name: str, fn: Callable[..., Any]) -> Callable[[Any, Any], Tensor]:
+    """Comparisons and logical ops: results are boolean Tensors, outside the graph on purpose."""
+
+    def op(a: Any, b: Any) -> Tensor:
+        a, b = _pair(a, b)
+        try:
+            return Tensor(fn(a.data, b.data))
+        except ValueError:
+            raise _shape_error(name, a, b) from None
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Elementwise `np.{fn.__name__}`; not differentiable (boolean result)."
+    return op
+
+
+equal = _not_differentiable("equal", np.equal)
+not_equal = _not_differentiable("not_equal", np.not_equal)
+less = _not_differentiable("less", np.less)
+less_equal = _not_differentiable("less_equal", np.less_equal)
+greater = _not_differentiable("greater", np.greater)
+greater_equal = _not_differentiable("greater_equal", np.greater_equal)
+logical_and = _not_differentiable("logical_and", np.logical_and)
+logical_or = _not_differentiable("logical_or", np.logical_or)
+logical_xor = _not_differentiable("logical_xor", np.logical_xor)
+
+
+def logical_not(x: Any) -> Tensor:
+    """Elementwise `np.logical_not`; not differentiable."""
+    return Tensor(np.logical_not(as_tensor(x).data))

@@ -1,0 +1,100 @@
+"""Unary elementwise ops: one line of forward and one line of derivative each.
+
+A rule receives the upstream gradient `g`, the output `y` and the input `x`, so
+derivatives reuse the forward value where that is cheaper (`exp`, `tanh`, `sigmoid`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import dtypes
+from ..tensor import Tensor, Vjp, as_tensor, make_result
+
+
+def _unary(name: str, fn: Callable[[np.ndarray], np.ndarray], vjp: Vjp, doc: str) -> Callable[[Any], Tensor]:
+    vjps = (vjp,)
+
+    def op(x: Any) -> Tensor:
+        x = as_tensor(x)
+        return make_result(fn(x.data), name, (x,), vjps)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc
+    return op
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # exp(-log(1 + exp(-x))) never overflows and keeps relative precision for x << 0.
+    return np.exp(-np.logaddexp(0, -x))
+
+
+exp = _unary("exp", np.exp, lambda g, y, x: g * y, "e**x.")
+log = _unary("log", np.log, lambda g, y, x: g / x, "Natural logarithm.")
+log1p = _unary("log1p", np.log1p, lambda g, y, x: g / (x + 1), "log(1 + x), accurate for small x.")
+expm1 = _unary("expm1", np.expm1, lambda g, y, x: g * (y + 1), "exp(x) - 1, accurate for small x.")
+sqrt = _unary("sqrt", np.sqrt, lambda g, y, x: g / (y * 2), "Square root.")
+square = _unary("square", np.square, lambda g, y, x: g * x * 2, "x**2.")
+abs = _unary("abs", np.abs, lambda g, y, x: g * np.sign(x), "|x|; the gradient at 0 is 0.")
+sin = _unary("sin", np.sin, lambda g, y, x: g * np.cos(x), "Sine.")
+cos = _unary("cos", np.cos, lambda g, y, x: -g * np.sin(x), "Cosine.")
+tanh = _unary("tanh", np.tanh, lambda g, y, x: g * (1 - y * y), "Hyperbolic tangent.")
+sigmoid = _unary("sigmoid", _sigmoid, lambda g, y, x: g * y * (1 - y), "1 / (1 + e**-x), overflow-free.")
+relu = _unary("relu", lambda x: np.maximum(x, 0), lambda g, y, x: g * (x > 0), "max(x, 0); the gradient at 0 is 0.")
+
+
+def clip(x: Any, lo: Any = None, hi: Any = None) -> Tensor:
+    """Limit values to [lo, hi] (either may be None); the gradient passes where lo <= x <= hi.
+
+    The bounds are constants: no gradient flows to them.
+    """
+    x = as_tensor(x)
+    lo = lo.data if isinstance(lo, Tensor) else lo
+    hi = hi.data if isinstance(hi, Tensor) else hi
+    if lo is None and hi is None:
+        raise ValueError("clip: at least one of lo and hi must be given")
+    data = np.clip(x.data, lo, hi)
+
+    def vjp(g: Any, y: Any, x: Any) -> Any:
+        if lo is None:
+            return g * (x <= hi)
+        if hi is None:
+            return g * (x >= lo)
+        return g * ((x >= lo) & (x <= hi))
+
+    return make_result(data.astype(x.data.dtype, copy=False), "clip", (x,), (vjp,))
+
+
+def astype(x: Any, dtype: Any) -> Tensor:
+    """Cast to `dtype`; differentiable between float types (the gradient is cast back)."""
+    x = as_tensor(x)
+    dtype = np.dtype(dtype)
+    if dtype == x.data.dtype:
+        return x
+    data = x.data.astype(dtype)
+    if not dtypes.is_differentiable_dtype(dtype):
+        return Tensor(data)  # a cast to int or bool has no gradient
+    source = x.data.dtype
+    return make_result(data, "astype", (x,), (lambda g, y, x: g.astype(source),))
+
+
+def _constant(name: str, fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[Any], Tensor]:
+    """Piecewise-constant ops: their derivative is zero almost everywhere, so no graph."""
+
+    def op(x: Any) -> Tensor:
+        return Tensor(fn(as_tensor(x).data))
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"`np.{name}`; not differentiable (piecewise constant), the result is a constant."
+    return op
+
+
+sign = _constant("sign", np.sign)
+floor = _constant("floor", np.floor)
+ceil = _constant("ceil", np.ceil)
+round = _constant("round", np.round)
+isnan = _constant("isnan", np.isnan)
+isinf = _constant("isinf", np.isinf)
+isfinite = _constant("isfinite", np.isfinite)

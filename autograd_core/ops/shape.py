@@ -1,0 +1,88 @@
+"""Shape ops: they move values around without changing them, so gradients move back."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..tensor import Tensor, as_tensor, make_result
+from ._util import normalize_axes
+
+
+def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(n) for n in shape)
+
+
+def _reshaped(x: Tensor, shape: Any, op: str) -> Tensor:
+    try:
+        data = x.data.reshape(shape)
+    except ValueError:
+        raise ValueError(f"{op}: cannot reshape an array of shape {x.shape} into shape {shape}") from None
+    return make_result(data, op, (x,), (lambda g, y, x: g.reshape(x.shape),))
+
+
+def reshape(x: Any, *shape: Any) -> Tensor:
+    """Same values in a new shape (`-1` infers one dimension); `reshape(2, 3)` or `reshape((2, 3))`."""
+    return _reshaped(as_tensor(x), _shape_arg(shape), "reshape")
+
+
+def flatten(x: Any) -> Tensor:
+    """A 1-d copy of the values, in C order."""
+    return _reshaped(as_tensor(x), (-1,), "flatten")
+
+
+def squeeze(x: Any, axis: Any = None) -> Tensor:
+    """Remove size-1 axes (all of them, or those in `axis`)."""
+    x = as_tensor(x)
+    if axis is None:
+        axes = tuple(i for i, n in enumerate(x.shape) if n == 1)
+    else:
+        axes = normalize_axes(axis, x.ndim, "squeeze")
+        for a in axes:
+            if x.shape[a] != 1:
+                raise ValueError(f"squeeze: cannot squeeze axis {a} of shape {x.shape}: its size is not 1")
+    return _reshaped(x, tuple(n for i, n in enumerate(x.shape) if i not in axes), "squeeze")
+
+
+def expand_dims(x: Any, axis: Any) -> Tensor:
+    """Insert size-1 axes at the positions in `axis` (of the result, negatives allowed)."""
+    x = as_tensor(x)
+    try:
+        shape = np.expand_dims(np.empty(x.shape, dtype=bool), axis).shape
+    except (ValueError, np.exceptions.AxisError) as exc:
+        raise ValueError(f"expand_dims: axis {axis!r} for shape {x.shape}: {exc}") from None
+    return _reshaped(x, shape, "expand_dims")
+
+
+def transpose(x: Any, *axes: Any) -> Tensor:
+    """Permute axes (reverse them when none are given), like `ndarray.transpose`."""
+    x = as_tensor(x)
+    if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+        axes = () if axes[0] is None else tuple(axes[0])
+    perm = tuple(int(a) % max(x.ndim, 1) for a in axes) if axes else tuple(reversed(range(x.ndim)))
+    if sorted(perm) != list(range(x.ndim)):
+        raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
+    inverse = tuple(np.argsort(perm))
+    return make_result(x.data.transpose(perm), "transpose", (x,), (lambda g, y, x: g.transpose(inverse),))
+
+
+def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
+    """Exchange two axes."""
+    x = as_tensor(x)
+    a1, a2 = (normalize_axes(a, x.ndim, "swapaxes")[0] for a in (axis1, axis2))
+    return make_result(x.data.swapaxes(a1, a2), "swapaxes", (x,), (lambda g, y, x: g.swapaxes(a1, a2),))
+
+
+def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
+    """Repeat values along new or size-1 axes; the gradient sums them back."""
+    x = as_tensor(x)
+    shape = tuple(int(n) for n in (shape if isinstance(shape, (tuple, list)) else (shape,)))
+    try:
+        data = np.broadcast_to(x.data, shape)
+    except ValueError:
+        raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}") from None
+    # The engine sums the gradient back to x's shape, so the rule is the identity.
+    return make_result(data, "broadcast_to", (x,), (lambda g, y, x: g,))

@@ -1,0 +1,440 @@
+"""`Tensor`: a NumPy array that remembers which operation made it.
+
+Every operation returns a new Tensor. When grad mode is on and some input requires
+grad, the result keeps its inputs (`_parents`) and one vector-Jacobian function per
+input (`_vjps`). `engine.backward` walks these records in reverse. Nothing else is
+stored, so reading this class and `engine.py` is all it takes to know how
+gradients flow.
+
+A vjp is called as `vjp(g, out, *inputs)` and returns the gradient for its input.
+On the usual first-order path the engine passes plain `ndarray`s. Under
+`create_graph=True` it passes Tensors. The rules are written with NumPy operators
+and functions, which dispatch to Tensor ops, so the same line serves both paths.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from . import dtypes, grad_mode
+
+Vjp = Callable[..., Any]
+
+_SCALARS = (bool, int, float, complex)
+
+
+def _to_array(data: Any) -> np.ndarray:
+    """Apply the dtype rules: arrays keep their dtype and Python floats take the default."""
+    if isinstance(data, np.ndarray):
+        return data
+    if isinstance(data, np.generic):
+        return np.asarray(data)
+    try:
+        arr = np.asarray(data)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"Tensor: cannot convert {type(data).__name__} to an array: {exc}") from None
+    if arr.dtype == np.float64:  # built from Python floats, not from a float64 array
+        return arr.astype(dtypes.get_default_dtype())
+    if arr.dtype.kind not in "biufc":
+        raise TypeError(
+            f"Tensor: data must be numeric (bool, int, float or complex), got dtype {arr.dtype} "
+            f"from {type(data).__name__}"
+        )
+    return arr
+
+
+def _check_can_require_grad(dtype: np.dtype, where: str) -> None:
+    if not dtypes.is_differentiable_dtype(dtype):
+        raise TypeError(
+            f"{where}: only floating-point tensors can require grad, got dtype {dtype}; "
+            f"convert first, e.g. Tensor(x.astype(np.float32), requires_grad=True)"
+        )
+
+
+class Tensor:
+    """An `np.ndarray` with a gradient. `Tensor(data, requires_grad=False, dtype=None)`."""
+
+    __slots__ = (
+        "data",
+        "grad",
+        "name",
+        "_requires_grad",
+        "_parents",
+        "_vjps",
+        "_op",
+        "_retains_grad",
+        "__weakref__",
+    )
+
+    data: np.ndarray
+    grad: np.ndarray | None
+    name: str | None
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        arr = data.data if isinstance(data, Tensor) else _to_array(data)
+        if dtype is not None:
+            arr = arr.astype(dtype, copy=False)
+        if requires_grad:
+            _check_can_require_grad(arr.dtype, "Tensor")
+        self.data = arr
+        self.grad = None
+        self.name = None
+        self._requires_grad = bool(requires_grad)
+        self._parents: tuple[Tensor, ...] = ()
+        self._vjps: tuple[Vjp | None, ...] | None = None
+        self._op: str | None = None
+        self._retains_grad = False
+
+    # ----------------------------------------------------------------- graph state
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if value:
+            _check_can_require_grad(self.data.dtype, "requires_grad")
+        elif self._op is not None:
+            raise RuntimeError(
+                f"requires_grad: cannot turn off gradients of a non-leaf tensor (made by "
+                f"'{self._op}'); use .detach() to get a leaf that does not require grad"
+            )
+        self._requires_grad = bool(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set `requires_grad` in place and return self."""
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        """True unless this tensor was produced by a recorded operation."""
+        return self._op is None
+
+    @property
+    def op(self) -> str | None:
+        """Name of the operation that produced this tensor (None for leaves)."""
+        return self._op
+
+    @property
+    def parents(self) -> tuple[Tensor, ...]:
+        """The inputs of the recorded operation (empty for leaves and freed graphs)."""
+        return self._parents
+
+    def retain_grad(self) -> Tensor:
+        """Ask backward to store `.grad` on this non-leaf tensor as well."""
+        self._retains_grad = True
+        return self
+
+    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+        """Reverse-mode pass from this tensor, accumulating into leaves' `.grad`."""
+        from .engine import backward
+
+        backward(self, grad, retain_graph=retain_graph)
+
+    # ----------------------------------------------------------------- array facts
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def T(self) -> Tensor:
+        return ops.transpose(self)
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d Tensor")
+        return len(self.data)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d Tensor")
+        return (self[i] for i in range(len(self.data)))
+
+    def item(self) -> Any:
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing this data, outside the graph."""
+        return Tensor(self.data)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        # np.asarray(t) is an explicit request for the values; the gradient stays behind.
+        if dtype is None and not copy:
+            return self.data
+        return np.array(self.data, dtype=dtype, copy=True if copy else None)
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.data)
+
+    def __int__(self) -> int:
+        return int(self.data)
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iu" or self.data.ndim != 0:
+            raise TypeError(f"only 0-d integer Tensors can be used as an index, got {self.dtype} {self.shape}")
+        return int(self.data)
+
+    __hash__ = object.__hash__  # comparisons return Tensors, so hash by identity
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="Tensor(")
+        extra = ""
+        if self.data.dtype not in (np.dtype(np.float32), np.dtype(np.int64), np.dtype(bool)):
+            extra += f", dtype={self.data.dtype}"
+        if self._op is not None:
+            extra += f", op={self._op}"
+        elif self._requires_grad:
+            extra += ", requires_grad=True"
+        if self.name:
+            extra += f", name={self.name!r}"
+        return f"Tensor({body}{extra})"
+
+    # ----------------------------------------------------------------- NumPy protocol
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        return dispatch.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        return dispatch.array_function(func, args, kwargs)
+
+    # ----------------------------------------------------------------- operators
+    def __add__(self, other: Any) -> Tensor:
+        return ops.add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return ops.add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return ops.subtract(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return ops.subtract(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return ops.multiply(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return ops.multiply(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return ops.divide(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return ops.divide(other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return ops.power(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return ops.power(other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return ops.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return ops.negative(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return ops.abs(self)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return ops.equal(self, other)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return ops.not_equal(self, other)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return ops.less(self, other)
+
+    def __le__(self, other: Any) -> Tensor:
+        return ops.less_equal(self, other)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return ops.greater(self, other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return ops.greater_equal(self, other)
+
+    def __and__(self, other: Any) -> Tensor:
+        return ops.logical_and(self, other)
+
+    __rand__ = __and__
+
+    def __or__(self, other: Any) -> Tensor:
+        return ops.logical_or(self, other)
+
+    __ror__ = __or__
+
+    def __invert__(self) -> Tensor:
+        return ops.logical_not(self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return ops.getitem(self, index)
+
+    # ----------------------------------------------------------------- methods
+    def astype(self, dtype: Any) -> Tensor:
+        return ops.astype(self, dtype)
+
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return ops.sum(self, axis, keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return ops.mean(self, axis, keepdims)
+
+    def var(self, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+        return ops.var(self, axis, ddof=ddof, keepdims=keepdims)
+
+    def std(self, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+        return ops.std(self, axis, ddof=ddof, keepdims=keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return ops.max(self, axis, keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return ops.min(self, axis, keepdims)
+
+    def prod(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return ops.prod(self, axis, keepdims)
+
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        return ops.argmax(self, axis, keepdims)
+
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        return ops.argmin(self, axis, keepdims)
+
+    def exp(self) -> Tensor:
+        return ops.exp(self)
+
+    def log(self) -> Tensor:
+        return ops.log(self)
+
+    def sqrt(self) -> Tensor:
+        return ops.sqrt(self)
+
+    def abs(self) -> Tensor:
+        return ops.abs(self)
+
+    def sin(self) -> Tensor:
+        return ops.sin(self)
+
+    def cos(self) -> Tensor:
+        return ops.cos(self)
+
+    def tanh(self) -> Tensor:
+        return ops.tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return ops.sigmoid(self)
+
+    def relu(self) -> Tensor:
+        return ops.relu(self)
+
+    def clip(self, lo: Any = None, hi: Any = None) -> Tensor:
+        return ops.clip(self, lo, hi)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        return ops.reshape(self, *shape)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        return ops.transpose(self, *axes)
+
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        return ops.swapaxes(self, axis1, axis2)
+
+    def flatten(self) -> Tensor:
+        return ops.flatten(self)
+
+    def squeeze(self, axis: Any = None) -> Tensor:
+        return ops.squeeze(self, axis)
+
+    def expand_dims(self, axis: Any) -> Tensor:
+        return ops.expand_dims(self, axis)
+
+    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
+        return ops.broadcast_to(self, shape)
+
+    def softmax(self, axis: Any = -1) -> Tensor:
+        return ops.softmax(self, axis)
+
+    def log_softmax(self, axis: Any = -1) -> Tensor:
+        return ops.log_softmax(self, axis)
+
+    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return ops.logsumexp(self, axis, keepdims)
+
+
+def _new(data: Any) -> Tensor:
+    """A leaf around `data` without the constructor's conversions (the ops' fast path)."""
+    t = object.__new__(Tensor)
+    t.data = data if type(data) is np.ndarray else np.asarray(data)
+    t.grad = None
+    t.name = None
+    t._requires_grad = False
+    t._parents = ()
+    t._vjps = None
+    t._op = None
+    t._retains_grad = False
+    return t
+
+
+def make_result(data: Any, op: str, parents: tuple[Tensor, ...], vjps: tuple[Vjp | None, ...]) -> Tensor:
+    """Wrap `data` as the output of `op`, recording the graph only when a gradient can flow.
+
+    `vjps[i]` is `vjp(g, out, *parents) -> gradient for parents[i]`, or None where
+    the operation is not differentiable in that input. The engine reduces
+    broadcast gradients back to each parent's shape and dtype, so vjps need not.
+    """
+    out = _new(data)
+    if grad_mode._state.enabled:
+        for p in parents:
+            if p._requires_grad:
+                out._requires_grad = True
+                out._parents = parents
+                out._vjps = vjps
+                out._op = op
+                break
+    return out
+
+
+def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
+    """Turn an operand into a Tensor; Python scalars follow NumPy's weak-scalar promotion."""
+    if isinstance(x, Tensor):
+        return x
+    if like is not None and type(x) in _SCALARS:
+        return _new(np.asarray(x, dtype=np.result_type(like.data, x)))
+    if isinstance(x, np.ndarray):
+        return _new(x)
+    return Tensor(x)
+
+
+from . import ops  # noqa: E402  (the op modules import Tensor from here)
+from . import dispatch  # noqa: E402
