@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks against PyTorch CPU: `python -m benchmarks.run`."""

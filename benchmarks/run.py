@@ -1,0 +1,134 @@
+"""Time each workload in this engine and in PyTorch CPU, in one process, same thread count.
+
+    python -m benchmarks.run                 # all workloads, 1 thread
+    python -m benchmarks.run op_overhead     # one workload
+    python -m benchmarks.run --threads 2 --repeat 30
+
+Prints median time per step for both engines and the ratio (ours / PyTorch). Thread
+counts are pinned before NumPy or PyTorch load their BLAS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import statistics
+import sys
+import subprocess
+import time
+from typing import Callable
+
+# name: (module, factory prefix, unit count per step for a per-unit figure, unit name)
+WORKLOADS: dict[str, tuple[str, str, int | str, str]] = {
+    "op_overhead": ("benchmarks.bench_core", "op_overhead", "OPS_PER_STEP", "op"),
+    "mlp_step": ("benchmarks.bench_nn", "mlp_step", 1, "step"),
+    "cnn_step": ("benchmarks.bench_cnn", "cnn_step", 1, "step"),
+    "conv2d": ("benchmarks.bench_cnn", "conv2d", 1, "step"),
+    "rnn_step": ("benchmarks.bench_sequence", "rnn_step", 1, "step"),
+    "attention_step": ("benchmarks.bench_sequence", "attention_step", 1, "step"),
+}
+
+
+def _pin_threads(n: int) -> None:
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(n)
+
+
+def time_step(step: Callable[[], None], repeat: int, min_time: float = 0.2) -> float:
+    """Median seconds per call over `repeat` rounds, each long enough to time reliably."""
+    step()  # warm up
+    t0 = time.perf_counter()
+    step()
+    once = max(time.perf_counter() - t0, 1e-7)
+    inner = max(1, int(min_time / repeat / once))
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            step()
+        samples.append((time.perf_counter() - t0) / inner)
+    return statistics.median(samples)
+
+
+_MEMORY_PROBE = """
+import sys, importlib
+module = importlib.import_module(sys.argv[1])
+step = getattr(module, sys.argv[2])()
+step()
+def status(field):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(field))
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # reset the peak-RSS mark to the current RSS (Linux)
+base = status("VmRSS:")
+for _ in range(int(sys.argv[3])):
+    step()
+print(status("VmHWM:") - base)
+"""
+
+
+def peak_memory(module: str, factory: str, steps: int) -> int:
+    """Growth of peak resident memory over `steps` calls after one warm-up, in a fresh process.
+
+    Resident memory counts every allocator (NumPy's and PyTorch's alike), which
+    tracemalloc does not; the baseline after imports and warm-up is subtracted.
+    """
+    out = subprocess.run(
+        [sys.executable, "-c", _MEMORY_PROBE, module, factory, str(steps)],
+        capture_output=True, text=True, check=True, env=os.environ,
+    )
+    return max(int(out.stdout.strip().splitlines()[-1]), 0)
+
+
+def run(names: list[str], repeat: int, memory_steps: int) -> list[dict[str, object]]:
+    try:
+        import torch
+
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    except ImportError:
+        torch = None
+        print("PyTorch is not installed: timing this engine only (pip install torch==2.13.0)")
+    rows = []
+    for name in names:
+        module_name, prefix, units, unit = WORKLOADS[name]
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            print(f"{name:15s} skipped ({exc})")
+            continue
+        n_units = getattr(module, units) if isinstance(units, str) else units
+        ours = time_step(getattr(module, f"{prefix}_ours")(), repeat)
+        theirs = time_step(getattr(module, f"{prefix}_torch")(), repeat) if torch else None
+        row: dict[str, object] = {"workload": name, "ours_s": ours, "torch_s": theirs}
+        line = f"{name:15s} ours {ours / n_units * 1e6:9.2f} us/{unit}"
+        if theirs:
+            row["ratio"] = ours / theirs
+            line += f"   torch {theirs / n_units * 1e6:9.2f} us/{unit}   ratio {ours / theirs:5.2f}x"
+        if memory_steps:
+            mine = peak_memory(module_name, f"{prefix}_ours", memory_steps)
+            line += f"   peak mem ours {mine / 2**20:7.1f} MiB"
+            row["ours_peak"] = mine
+            if torch:
+                other = peak_memory(module_name, f"{prefix}_torch", memory_steps)
+                row["torch_peak"] = other
+                line += f" torch {other / 2**20:7.1f} MiB ({mine / max(other, 1):4.2f}x)"
+        print(line, flush=True)
+        rows.append(row)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("workloads", nargs="*", choices=[[], *WORKLOADS], help="default: all")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--memory-steps", type=int, default=0, help="also trace peak memory over N steps")
+    args = parser.parse_args(argv)
+    _pin_threads(args.threads)
+    print(f"threads={args.threads} python={sys.version.split()[0]}")
+    run(args.workloads or list(WORKLOADS), args.repeat, args.memory_steps)
+
+
+if __name__ == "__main__":
+    main()

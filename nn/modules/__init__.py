@@ -1,0 +1,1 @@
+"""Layer classes; `nn/__init__.py` re-exports them."""
