@@ -11,7 +11,8 @@ from . import ops  # noqa: I001
 from .dtypes import get_default_dtype, set_default_dtype
 from .engine import grad
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-from .grad_mode import enable_grad, is_grad_enabled, no_grad
+from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, scope
 from .ops import *  # noqa: F403  (ag.exp, ag.sum, ag.where, ...)
 from .viz import draw_graph, to_dot
 

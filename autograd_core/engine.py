@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import grad_mode
+from . import anomaly, grad_mode
 from .tensor import Tensor, _new
 
 
@@ -23,6 +23,24 @@ def _released_error(node: Tensor) -> RuntimeError:
         f"Trying to backward through the graph a second time: the saved values of "
         f"'{node._op}' (shape {node.shape}) were freed by an earlier backward. Pass "
         f"retain_graph=True to the first backward (or ag.grad) to keep them."
+    )
+
+
+def _check_versions(node: Tensor) -> None:
+    """Refuse to differentiate through values changed in place after they were saved."""
+    if node._version != 0:
+        changed, which = node, "its output"
+    else:
+        bad = [i for i, (p, v) in enumerate(zip(node._parents, node._saved_versions)) if p._version != v]
+        if not bad:
+            return
+        changed, which = node._parents[bad[0]], f"input {bad[0]}"
+    where = f" (created at {node._site})" if node._site else ""
+    raise RuntimeError(
+        f"backward: {which} of '{node._op}'{where}, a tensor of shape {changed.shape}"
+        f"{' named ' + repr(changed.name) if changed.name else ''}, was modified in place (version "
+        f"{changed._version}) after '{node._op}' saved it, so its gradient would be wrong. Compute "
+        f"the forward pass again after the change, or change a copy instead."
     )
 
 
@@ -41,6 +59,8 @@ def toposort(roots: Sequence[Tensor]) -> list[Tensor]:
         seen.add(id(node))
         if node._vjps is None and node._op is not None:
             raise _released_error(node)
+        if node._saved_versions is not None:
+            _check_versions(node)
         stack.append((node, True))
         for p in node._parents:
             if p._requires_grad and id(p) not in seen:
@@ -99,6 +119,7 @@ def _run(
         grads[id(r)] = grads[id(r)] + s if id(r) in grads else s
     results: dict[int, Any] = {}
     collect: list[tuple[Tensor, Any]] = []
+    check = grad_mode._state.anomaly
 
     for node in reversed(order):
         g = grads.pop(id(node), None)
@@ -122,6 +143,8 @@ def _run(
             if wanted is not None and id(p) not in needed:
                 continue
             pg = vjp(g, out, *args)
+            if check:
+                anomaly.check_backward(node, parents.index(p), g, pg)
             if pg.shape != p.data.shape:
                 pg = sum_to(pg, p.data.shape)
             if pg.dtype != p.data.dtype:

@@ -10,7 +10,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _State(threading.local):
-    enabled = True
+    enabled = True  # record operations (grad mode)
+    anomaly = False  # check values and record creation sites (anomaly.detect_anomaly)
+    scope: tuple[object, ...] = ()  # the scopes (e.g. nn modules) whose code is running
 
 
 _state = _State()
@@ -58,3 +60,25 @@ class enable_grad(_GradMode):
     """Turn recording back on inside a `no_grad` region."""
 
     _target = True
+
+
+class scope:
+    """Mark the ops created inside as belonging to `owner` (e.g. an `nn.Module`).
+
+    Scopes nest; each recorded op keeps the tuple of open scopes, which the graph
+    drawing uses to cluster and collapse nodes. `owner` can be any object: drawings
+    label it by the `params=`/model names, else by `str(owner)` for strings and the
+    class name otherwise.
+    """
+
+    __slots__ = ("owner", "_previous")
+
+    def __init__(self, owner: object) -> None:
+        self.owner = owner
+
+    def __enter__(self) -> None:
+        self._previous = _state.scope
+        _state.scope = self._previous + (self.owner,)
+
+    def __exit__(self, *exc: object) -> None:
+        _state.scope = self._previous

@@ -65,6 +65,10 @@ class Tensor:
         "_vjps",
         "_op",
         "_retains_grad",
+        "_version",
+        "_saved_versions",
+        "_scope",
+        "_site",
         "__weakref__",
     )
 
@@ -86,6 +90,10 @@ class Tensor:
         self._vjps: tuple[Vjp | None, ...] | None = None
         self._op: str | None = None
         self._retains_grad = False
+        self._version = 0
+        self._saved_versions: tuple[int, ...] | None = None
+        self._scope: tuple[object, ...] = ()
+        self._site: str | None = None
 
     # ----------------------------------------------------------------- graph state
     @property
@@ -127,6 +135,32 @@ class Tensor:
         """Ask backward to store `.grad` on this non-leaf tensor as well."""
         self._retains_grad = True
         return self
+
+    @property
+    def version(self) -> int:
+        """How many times this tensor's values were changed in place (see `mark_modified`)."""
+        return self._version
+
+    def mark_modified(self) -> Tensor:
+        """Declare that `self.data` was changed in place (`t.data[...] = v`, `t.data -= step`).
+
+        A backward that saved the old values then fails loudly instead of returning a
+        wrong gradient. Assigning a new array (`t.data = new`) needs no call: saved
+        values stay intact.
+        """
+        self._version += 1
+        return self
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        """In-place write `t[index] = value`; allowed where no gradient can be corrupted."""
+        if self._requires_grad and grad_mode._state.enabled:
+            raise RuntimeError(
+                f"setitem: in-place assignment into a tensor that requires grad (shape {self.shape}"
+                f"{', made by ' + repr(self._op) if self._op else ''}) would corrupt its gradient; "
+                f"build the new value with ag.where / ag.concatenate, or write under ag.no_grad()"
+            )
+        self.data[ops.indexing._plain_index(index)] = value.data if isinstance(value, Tensor) else value
+        self._version += 1
 
     def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
         """Reverse-mode pass from this tensor, accumulating into leaves' `.grad`."""
@@ -403,6 +437,10 @@ def _new(data: Any) -> Tensor:
     t._vjps = None
     t._op = None
     t._retains_grad = False
+    t._version = 0
+    t._saved_versions = None
+    t._scope = ()
+    t._site = None
     return t
 
 
@@ -414,14 +452,19 @@ def make_result(data: Any, op: str, parents: tuple[Tensor, ...], vjps: tuple[Vjp
     broadcast gradients back to each parent's shape and dtype, so vjps need not.
     """
     out = _new(data)
-    if grad_mode._state.enabled:
+    state = grad_mode._state
+    if state.enabled:
         for p in parents:
             if p._requires_grad:
                 out._requires_grad = True
                 out._parents = parents
                 out._vjps = vjps
                 out._op = op
+                out._saved_versions = tuple([q._version for q in parents])
+                out._scope = state.scope
                 break
+    if state.anomaly:
+        anomaly.check_forward(out, op, parents)
     return out
 
 
@@ -436,5 +479,5 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
     return Tensor(x)
 
 
-from . import ops  # noqa: E402  (the op modules import Tensor from here)
+from . import anomaly, ops  # noqa: E402, I001  (the op modules import Tensor from here)
 from . import dispatch  # noqa: E402
