@@ -1,27 +1,53 @@
 """Draw the computation graph: `to_dot` gives DOT text, `draw_graph` a `graphviz.Digraph`.
 
-One node per op and per leaf, edges in data-flow direction (inputs to output). Leaves
-that require grad (parameters), other leaves (inputs and constants), ops, and the
-output each get their own colour from the Okabe-Ito palette, which colour-blind readers
-can tell apart. The graph is walked with an explicit stack, so deep graphs draw fine.
+One node per op and per leaf, edges in data-flow direction (inputs to output).
+Parameters, inputs, constants, ops and the output each have their own shape and an
+Okabe-Ito colour, which colour-blind readers can tell apart. A legend explains them.
+Ops carry the scopes (`nn` modules) that were running when they were recorded. The
+drawing clusters them by module, and folds a module into a single box at `max_depth`
+or when it is named in `collapse`. A module called many times, such as an RNN cell
+unrolled over time, folds into one box with a self-loop. Every walk uses an explicit
+stack, so deep graphs draw fine.
 """
 
 from __future__ import annotations
 
 import html
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Iterable
 
 import numpy as np
 
 from . import dtypes
 from .tensor import Tensor
 
-STYLES = {
-    "param": {"fillcolor": "#56B4E9", "shape": "box", "style": "filled,rounded"},  # sky blue
-    "input": {"fillcolor": "#E6E6E6", "shape": "box", "style": "filled,rounded"},  # grey
-    "op": {"fillcolor": "#F0E442", "shape": "box", "style": "filled"},  # yellow
-    "output": {"fillcolor": "#E69F00", "shape": "box", "style": "filled"},  # orange
+# (fill colour, shape, style): shape and colour both differ, so neither alone is needed.
+STYLES: dict[str, tuple[str, str, str]] = {
+    "parameter": ("#56B4E9", "box", "filled,rounded"),  # sky blue
+    "input": ("#009E73", "parallelogram", "filled"),  # bluish green
+    "constant": ("#FFFFFF", "ellipse", "filled,dashed"),  # white
+    "op": ("#F0E442", "box", "filled"),  # yellow
+    "output": ("#E69F00", "doubleoctagon", "filled"),  # orange
+    "module": ("#CC79A7", "box3d", "filled"),  # reddish purple: a folded module
 }
+_FONT_LIGHT = {"input"}  # dark fills take white text
+_BAD = "#D55E00"  # vermillion: non-finite gradients
+
+
+@dataclass
+class _Node:
+    ident: str
+    kind: str
+    label: str
+    cluster: tuple[int, ...] = ()  # ids of the scopes it sits in, outermost first
+    bad: bool = False
+
+
+@dataclass
+class _Graph:
+    nodes: dict[str, _Node] = field(default_factory=dict)
+    edges: dict[tuple[str, str], int] = field(default_factory=dict)  # multiplicity
+    scope_names: dict[int, str] = field(default_factory=dict)
 
 
 def _collect(root: Tensor) -> list[Tensor]:
@@ -30,8 +56,7 @@ def _collect(root: Tensor) -> list[Tensor]:
     order = [root]
     stack = [root]
     while stack:
-        node = stack.pop()
-        for p in node._parents:
+        for p in stack.pop()._parents:
             if id(p) not in seen:
                 seen.add(id(p))
                 order.append(p)
@@ -39,92 +64,300 @@ def _collect(root: Tensor) -> list[Tensor]:
     return order
 
 
-def _fmt_shape(t: Tensor) -> str:
-    return "(" + ", ".join(str(n) for n in t.shape) + ("," if t.ndim == 1 else "") + ")"
+def _fmt_shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def _label(t: Tensor, kind: str, names: dict[int, str], show_grad: bool) -> str:
-    lines = []
-    title = names.get(id(t)) or t.name
-    if t._op is not None:
-        lines.append(f"<B>{html.escape(t._op)}</B>")
-        if title:
-            lines.append(html.escape(title))
-    else:
-        lines.append(f"<B>{html.escape(title)}</B>" if title else ("param" if kind == "param" else "input"))
-    if t.ndim == 0 and t.size == 1:
-        lines.append(f"value {float(t.data):.4g}" if t.dtype.kind in "fiub" else "")
-    else:
-        lines.append(_fmt_shape(t))
-    if t.dtype != dtypes.get_default_dtype():
-        lines.append(str(t.dtype))
-    if show_grad and t.grad is not None:
-        g = np.asarray(t.grad, dtype=np.float64)
-        finite = bool(np.isfinite(g).all())
-        text = f"grad {float(g):.4g}" if g.ndim == 0 else f"|grad| {float(np.linalg.norm(g)):.3g}"
-        lines.append(text if finite else f'<FONT COLOR="#D55E00">{text} (non-finite)</FONT>')
-    return "<" + "<BR/>".join(line for line in lines if line) + ">"
-
-
-def _kind(t: Tensor, root: Tensor) -> str:
-    if t is root:
-        return "output"
-    if t._op is not None:
-        return "op"
-    return "param" if t._requires_grad else "input"
-
-
-def _names_from(params: Any) -> dict[int, str]:
+def _names(params: Any) -> tuple[dict[int, str], dict[int, str]]:
+    """Parameter names and module names by object id, from a model or a name->param dict."""
     if params is None:
-        return {}
+        return {}, {}
+    modules: dict[int, str] = {}
+    if hasattr(params, "named_modules"):
+        for name, module in params.named_modules():
+            cls = type(module).__name__
+            modules[id(module)] = f"{name} ({cls})" if name else cls
     if hasattr(params, "named_parameters"):
         params = dict(params.named_parameters())
-    return {id(v): k for k, v in dict(params).items()}
+    return {id(v): k for k, v in dict(params).items()}, modules
 
 
-def _dot_lines(root: Tensor, params: Any, show_grad: bool, rankdir: str) -> tuple[list[str], list[str]]:
-    names = _names_from(params)
-    nodes, edges = [], []
-    ids = {}
-    for k, t in enumerate(_collect(root)):
-        ids[id(t)] = f"n{k}"
-    for t in _collect(root):
-        kind = _kind(t, root)
-        attrs = dict(STYLES[kind], label=_label(t, kind, names, show_grad))
-        nodes.append((ids[id(t)], attrs))
+def _scope_label(owner: object, modules: dict[int, str]) -> str:
+    if id(owner) in modules:
+        return modules[id(owner)]
+    return owner if isinstance(owner, str) else type(owner).__name__
+
+
+def _leaf_kind(t: Tensor) -> str:
+    if t._requires_grad:
+        return "parameter"
+    return "constant" if t.ndim == 0 else "input"
+
+
+def _grad_text(grad: Any) -> tuple[str, bool]:
+    g = np.asarray(grad, dtype=np.float64)
+    finite = bool(np.isfinite(g).all())
+    text = f"grad {float(g):.4g}" if g.ndim == 0 else f"|grad| {float(np.linalg.norm(g)):.3g}"
+    return text, not finite
+
+
+def _op_grads(root: Tensor, tensors: list[Tensor]) -> dict[int, np.ndarray]:
+    """d(root)/d(op output) for every op node, by one extra pass over the live graph."""
+    from .engine import grad
+
+    ops = [t for t in tensors if t._op is not None and t._requires_grad]
+    if not ops or root.size != 1 or not root._requires_grad:
+        return {}
+    grads = grad(root, ops, retain_graph=True, allow_unused=True)
+    return {id(t): g.data for t, g in zip(ops, grads) if g is not None}
+
+
+def _label(t: Tensor, kind: str, name: str | None, show_grad: bool, grad: Any = None) -> tuple[str, bool]:
+    lines = []
+    if t._op is not None:
+        lines.append(f"<B>{html.escape(t._op)}</B>")
+        if name:
+            lines.append(html.escape(name))
+    else:
+        lines.append(f"<B>{html.escape(name)}</B>" if name else kind)
+    if t.ndim == 0 and t.dtype.kind in "biuf":
+        lines.append(f"{float(t.data):.4g}")  # the scalar "neuron" view: show the value
+    else:
+        lines.append(_fmt_shape(t.shape))
+    if t.dtype != dtypes.get_default_dtype():
+        lines.append(str(t.dtype))
+    bad = False
+    if grad is None:
+        grad = t.grad
+    if show_grad and grad is not None:
+        text, bad = _grad_text(grad)
+        lines.append(f'<FONT COLOR="{_BAD}"><B>{text} (NaN/inf)</B></FONT>' if bad else text)
+    return "<" + "<BR/>".join(lines) + ">", bad
+
+
+def _fold_point(scope: tuple[object, ...], max_depth: int | None, collapse: tuple[Any, ...]) -> int | None:
+    """Index in `scope` of the module this op folds into, or None to draw the op itself."""
+    for i, owner in enumerate(scope):
+        if max_depth is not None and i >= max_depth:
+            return i
+        for c in collapse:
+            if owner is c or (isinstance(c, type) and isinstance(owner, c)) or (
+                isinstance(c, str) and type(owner).__name__ == c
+            ):
+                return i
+    return None
+
+
+def _build(
+    root: Tensor, params: Any, show_grad: bool, max_depth: int | None, collapse: Iterable[Any] | bool
+) -> _Graph:
+    if root._op is not None and root._vjps is None:
+        raise RuntimeError(
+            "draw_graph: the graph behind this tensor was freed by backward(); draw it before "
+            "backward, or call backward(retain_graph=True) to keep it (show_grad needs that too)"
+        )
+    if collapse is True:
+        max_depth, collapse = (1 if max_depth is None else max_depth), ()
+    collapse = tuple(collapse or ())
+    param_names, module_names = _names(params)
+    tensors = _collect(root)
+    ident = {id(t): f"n{k}" for k, t in enumerate(tensors)}
+    graph = _Graph()
+
+    # Where each op is drawn: itself, or the box of the module it folds into.
+    where: dict[int, str] = {}
+    folded: dict[str, list[Any]] = {}  # box id -> [scope prefix, op count, output shape]
+    for t in tensors:
+        if t._op is None:
+            continue
+        scope = t._scope
+        for owner in scope:
+            graph.scope_names.setdefault(id(owner), _scope_label(owner, module_names))
+        point = _fold_point(scope, max_depth, collapse) if t is not root else None
+        if point is None:
+            where[id(t)] = ident[id(t)]
+            continue
+        box = "m" + "_".join(str(id(o)) for o in scope[: point + 1])
+        where[id(t)] = box
+        info = folded.setdefault(box, [scope[: point + 1], 0, t.shape])
+        info[1] += 1
+
+    # Leaves sit in the deepest scope shared by all their consumers, or fold with them.
+    consumers: dict[int, list[Tensor]] = {}
+    for t in tensors:
         for p in t._parents:
-            edges.append((ids[id(p)], ids[id(t)]))
-    return nodes, edges  # type: ignore[return-value]
+            consumers.setdefault(id(p), []).append(t)
+    params_in_box: dict[str, int] = {}
+    for t in tensors:
+        if t._op is not None:
+            continue
+        kind = "output" if t is root else _leaf_kind(t)
+        users = consumers.get(id(t), [])
+        targets = {where[id(u)] for u in users}
+        if kind in ("parameter", "constant") and len(targets) == 1 and next(iter(targets)) in folded:
+            box = next(iter(targets))
+            where[id(t)] = box
+            if kind == "parameter":
+                params_in_box[box] = params_in_box.get(box, 0) + 1
+            continue
+        where[id(t)] = ident[id(t)]
+        cluster: tuple[int, ...] = ()
+        if kind != "input" and users:
+            common = _common_prefix([u._scope for u in users])
+            cluster = tuple(id(o) for o in common)
+        label, bad = _label(t, kind, param_names.get(id(t)) or t.name, show_grad)
+        graph.nodes[ident[id(t)]] = _Node(ident[id(t)], kind, label, cluster, bad)
+
+    op_grads = _op_grads(root, tensors) if show_grad else {}
+    for t in tensors:
+        if t._op is None or where[id(t)] != ident[id(t)]:
+            continue
+        kind = "output" if t is root else "op"
+        label, bad = _label(t, kind, t.name, show_grad, op_grads.get(id(t)))
+        graph.nodes[ident[id(t)]] = _Node(ident[id(t)], kind, label, tuple(id(o) for o in t._scope), bad)
+    for box, (prefix, count, shape) in folded.items():
+        title = html.escape(graph.scope_names[id(prefix[-1])])
+        n_params = params_in_box.get(box, 0)
+        extra = f", {n_params} parameter{'s' * (n_params != 1)}" if n_params else ""
+        label = f"<<B>{title}</B><BR/>{count} op{'s' * (count != 1)}{extra}>"
+        graph.nodes[box] = _Node(box, "module", label, tuple(id(o) for o in prefix[:-1]))
+
+    for t in tensors:
+        head = where[id(t)]
+        for p in t._parents:
+            tail = where[id(p)]
+            if tail == head and head not in folded:
+                continue
+            if tail == head and _is_internal(p, t, folded):
+                continue
+            graph.edges[(tail, head)] = graph.edges.get((tail, head), 0) + 1
+    return graph
 
 
-def to_dot(root: Tensor, params: Any = None, show_grad: bool = False, rankdir: str = "LR") -> str:
-    """The graph behind `root` as DOT text; needs no Graphviz binary."""
-    nodes, edges = _dot_lines(root, params, show_grad, rankdir)
-    out = ["digraph autograd {", f"  rankdir={rankdir};", '  node [fontname="Helvetica", fontsize=10];']
-    for name, attrs in nodes:  # type: ignore[misc]
-        parts = [f'{k}="{v}"' for k, v in attrs.items() if k != "label"]
-        out.append(f"  {name} [label={attrs['label']}, {', '.join(parts)}];")
-    for a, b in edges:  # type: ignore[misc]
-        out.append(f"  {a} -> {b};")
-    out.append("}")
-    return "\n".join(out)
+def _is_internal(p: Tensor, t: Tensor, folded: dict[str, list[Any]]) -> bool:
+    """An edge inside one box is hidden, unless it links two calls of the module (recurrence)."""
+    if p._op is None:
+        return True
+    return p._scope == t._scope
 
 
-def draw_graph(root: Tensor, params: Any = None, show_grad: bool = False, rankdir: str = "LR") -> Any:
-    """The graph behind `root` as a `graphviz.Digraph` (renders to SVG/PNG, shows in Jupyter).
+def _common_prefix(scopes: list[tuple[object, ...]]) -> tuple[object, ...]:
+    first = scopes[0]
+    n = len(first)
+    for s in scopes[1:]:
+        n = min(n, len(s))
+        for i in range(n):
+            if s[i] is not first[i]:
+                n = i
+                break
+    return first[:n]
 
-    `params` (a dict of name to parameter, or a model) labels parameters by name;
-    `show_grad=True` adds gradient norms after `backward()`, flagging NaN/inf.
+
+def _node_line(node: _Node) -> str:
+    fill, shape, style = STYLES[node.kind]
+    attrs = f'label={node.label}, shape={shape}, style="{style}", fillcolor="{fill}"'
+    if node.kind in _FONT_LIGHT:
+        attrs += ', fontcolor="white"'
+    if node.bad:
+        attrs += f', color="{_BAD}", penwidth=3'
+    return f"{node.ident} [{attrs}];"
+
+
+def _legend() -> list[str]:
+    lines = ['subgraph cluster_legend {', 'label="legend"; style="rounded"; color="#999999"; fontsize=9;']
+    names = {"parameter": "parameter", "input": "input", "constant": "constant", "op": "operation",
+             "output": "output", "module": "folded module"}
+    previous = None
+    for kind, text in names.items():
+        fill, shape, style = STYLES[kind]
+        font = ', fontcolor="white"' if kind in _FONT_LIGHT else ""
+        lines.append(f'legend_{kind} [label="{text}", shape={shape}, style="{style}", fillcolor="{fill}"{font}];')
+        if previous:
+            lines.append(f"legend_{previous} -> legend_{kind} [style=invis];")
+        previous = kind
+    lines.append("}")
+    return lines
+
+
+def _body(graph: _Graph, legend: bool) -> list[str]:
+    # Nest nodes in their module clusters: a tree keyed by scope-id prefixes.
+    tree: dict[tuple[int, ...], list[_Node]] = {}
+    for node in graph.nodes.values():
+        tree.setdefault(node.cluster, []).append(node)
+    prefixes = set()
+    for path in tree:
+        for i in range(1, len(path) + 1):
+            prefixes.add(path[:i])
+    children: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
+    for path in sorted(prefixes, key=len):
+        children.setdefault(path[:-1], []).append(path)
+
+    lines: list[str] = []
+    stack: list[tuple[tuple[int, ...], bool]] = [((), False)]
+    while stack:
+        path, closing = stack.pop()
+        if closing:
+            lines.append("}")
+            continue
+        if path:
+            label = html.escape(graph.scope_names.get(path[-1], "?"))
+            lines.append(f"subgraph cluster_{'_'.join(map(str, path))} {{")
+            lines.append(f'label=<<I>{label}</I>>; style="rounded,dashed"; color="#0072B2"; fontcolor="#0072B2";')
+            stack.append((path, True))
+        lines.extend(_node_line(n) for n in tree.get(path, []))
+        stack.extend((child, False) for child in reversed(children.get(path, [])))
+    for (tail, head), count in graph.edges.items():
+        label = f' [label="×{count}"]' if count > 1 else ""
+        lines.append(f"{tail} -> {head}{label};")
+    if legend:
+        lines.extend(_legend())
+    return lines
+
+
+_HEADER = ['node [fontname="Helvetica", fontsize=10];', 'edge [color="#555555"];']
+
+
+def to_dot(
+    root: Tensor,
+    params: Any = None,
+    show_grad: bool = False,
+    max_depth: int | None = None,
+    collapse: Iterable[Any] | bool = (),
+    legend: bool = True,
+    rankdir: str = "LR",
+) -> str:
+    """The graph behind `root` as DOT text; needs no Graphviz binary (see `draw_graph`)."""
+    graph = _build(root, params, show_grad, max_depth, collapse)
+    return "\n".join(["digraph autograd {", f"rankdir={rankdir};", *_HEADER, *_body(graph, legend), "}"])
+
+
+def draw_graph(
+    root: Tensor,
+    params: Any = None,
+    show_grad: bool = False,
+    max_depth: int | None = None,
+    collapse: Iterable[Any] | bool = (),
+    legend: bool = True,
+    rankdir: str = "LR",
+) -> Any:
+    """The graph behind `root` as a `graphviz.Digraph`: `.render("g", format="svg")`, or show it in Jupyter.
+
+    - `params`: a model (or a dict of name to parameter) whose parameter and module
+      names label the drawing.
+    - `show_grad`: after `backward(retain_graph=True)`, annotate leaves with their
+      `.grad` norms (a scalar's gradient itself), and flag NaN/inf in vermillion.
+      For a one-element root, op nodes show d(root)/d(node) too, from one extra
+      backward pass that changes no `.grad`.
+    - `max_depth`: fold every module nested deeper than this into one box (0 folds the
+      whole model). `collapse`: modules (objects, classes or class names) to fold
+      wherever they occur; `collapse=True` folds each top-level child module.
+    - `legend`: draw the key to the styles. `rankdir`: "LR" (default) or "TB".
     """
     try:
         import graphviz
     except ImportError:  # pragma: no cover - graphviz is a core dependency
         raise ImportError("draw_graph needs the graphviz package: pip install graphviz") from None
-    nodes, edges = _dot_lines(root, params, show_grad, rankdir)
-    dot = graphviz.Digraph("autograd", graph_attr={"rankdir": rankdir},
-                           node_attr={"fontname": "Helvetica", "fontsize": "10"})
-    for name, attrs in nodes:  # type: ignore[misc]
-        dot.node(name, **attrs)
-    for a, b in edges:  # type: ignore[misc]
-        dot.edge(a, b)
+    graph = _build(root, params, show_grad, max_depth, collapse)
+    dot = graphviz.Digraph("autograd", graph_attr={"rankdir": rankdir})
+    dot.body.extend(_HEADER + _body(graph, legend))
     return dot
