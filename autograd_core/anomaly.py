@@ -91,7 +91,9 @@ def check_backward(node: Any, index: int, grad_in: Any, grad_out: Any) -> None:
     if _finite(value):
         return
     upstream = grad_in.data if hasattr(grad_in, "_op") else grad_in
-    cause = "the incoming gradient was already non-finite" if not _finite(upstream) else "from a finite incoming gradient"
+    cause = "from a finite incoming gradient"
+    if not _finite(upstream):
+        cause = "the incoming gradient was already non-finite"
     raise AnomalyError(
         f"backward of '{node._op}' created at {node._site or '<site not recorded>'} returned NaN or inf "
         f"for input {index} (input shapes {_shapes(node._parents)}, output shape {node.shape}); {cause}"

@@ -6,7 +6,8 @@ Two tables map NumPy callables to Tensor ops. Anything not in them raises a
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -14,7 +14,8 @@ and functions, which dispatch to Tensor ops, so the same line serves both paths.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -13,8 +13,9 @@ stack, so deep graphs draw fine.
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -166,7 +167,7 @@ def _build(
 
     # Where each op is drawn: itself, or the box of the module it folds into.
     where: dict[int, str] = {}
-    folded: dict[str, list[Any]] = {}  # box id -> [scope prefix, op count, output shape]
+    folded: dict[str, list[Any]] = {}  # box id -> [scope prefix, op count]
     for t in tensors:
         if t._op is None:
             continue
@@ -179,7 +180,7 @@ def _build(
             continue
         box = "m" + "_".join(str(id(o)) for o in scope[: point + 1])
         where[id(t)] = box
-        info = folded.setdefault(box, [scope[: point + 1], 0, t.shape])
+        info = folded.setdefault(box, [scope[: point + 1], 0])
         info[1] += 1
 
     # Leaves sit in the deepest scope shared by all their consumers, or fold with them.
@@ -215,7 +216,7 @@ def _build(
         kind = "output" if t is root else "op"
         label, bad = _label(t, kind, t.name, show_grad, op_grads.get(id(t)))
         graph.nodes[ident[id(t)]] = _Node(ident[id(t)], kind, label, tuple(id(o) for o in t._scope), bad)
-    for box, (prefix, count, shape) in folded.items():
+    for box, (prefix, count) in folded.items():
         title = html.escape(graph.scope_names[id(prefix[-1])])
         n_params = params_in_box.get(box, 0)
         extra = f", {n_params} parameter{'s' * (n_params != 1)}" if n_params else ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -13,7 +13,7 @@ CHAIN_LENGTH = 200
 
 def _chain(x, tanh, exp, sigmoid):  # noqa: ANN001 - works for both engines
     """200 elementwise ops mixing add, mul, tanh, exp and sigmoid; values stay bounded."""
-    for i in range(CHAIN_LENGTH // 5):
+    for _ in range(CHAIN_LENGTH // 5):
         x = x + 0.5
         x = x * 0.9
         x = tanh(x)

@@ -14,10 +14,10 @@ import argparse
 import importlib
 import os
 import statistics
-import sys
 import subprocess
+import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 # name: (module, factory prefix, unit count per step for a per-unit figure, unit name)
 WORKLOADS: dict[str, tuple[str, str, int | str, str]] = {

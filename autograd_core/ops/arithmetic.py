@@ -7,7 +7,8 @@ the two inputs, as PyTorch does.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -6,7 +6,8 @@ derivatives reuse the forward value where that is cheaper (`exp`, `tanh`, `sigmo
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
