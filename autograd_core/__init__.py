@@ -6,14 +6,14 @@
     x.grad  # array([2., 4.], dtype=float32)
 """
 
-from . import ops  # noqa: I001
+from . import ops
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from .dtypes import get_default_dtype, set_default_dtype
 from .engine import grad
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, scope
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops import *  # noqa: F403  (ag.exp, ag.sum, ag.where, ...)
-from .tensor import Tensor  # first: the op modules import it
+from .tensor import Tensor
 from .viz import draw_graph, to_dot
 
 __version__ = "0.1.0"

@@ -6,6 +6,7 @@ Two tables map NumPy callables to Tensor ops. Anything not in them raises a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -14,48 +15,50 @@ import numpy as np
 from . import ops
 from .tensor import Tensor
 
-UFUNCS: dict[np.ufunc, Callable[..., Any]] = {
-    np.add: ops.add,
-    np.subtract: ops.subtract,
-    np.multiply: ops.multiply,
-    np.divide: ops.divide,
-    np.power: ops.power,
-    np.maximum: ops.maximum,
-    np.minimum: ops.minimum,
-    np.matmul: ops.matmul,
-    np.negative: ops.negative,
-    np.positive: lambda x: x,
-    np.exp: ops.exp,
-    np.expm1: ops.expm1,
-    np.log: ops.log,
-    np.log1p: ops.log1p,
-    np.sqrt: ops.sqrt,
-    np.square: ops.square,
-    np.absolute: ops.abs,
-    np.sin: ops.sin,
-    np.cos: ops.cos,
-    np.tanh: ops.tanh,
-    np.equal: ops.equal,
-    np.not_equal: ops.not_equal,
-    np.less: ops.less,
-    np.less_equal: ops.less_equal,
-    np.greater: ops.greater,
-    np.greater_equal: ops.greater_equal,
-    np.logical_and: ops.logical_and,
-    np.logical_or: ops.logical_or,
-    np.logical_xor: ops.logical_xor,
-    np.logical_not: ops.logical_not,
-    np.bitwise_and: ops.logical_and,
-    np.bitwise_or: ops.logical_or,
-    np.invert: ops.logical_not,
-    np.sign: ops.sign,
-    np.floor: ops.floor,
-    np.ceil: ops.ceil,
-    np.rint: ops.round,
-    np.isnan: ops.isnan,
-    np.isinf: ops.isinf,
-    np.isfinite: ops.isfinite,
-}
+
+def _ufunc_table() -> dict[np.ufunc, Callable[..., Any]]:
+    return {
+        np.add: ops.add,
+        np.subtract: ops.subtract,
+        np.multiply: ops.multiply,
+        np.divide: ops.divide,
+        np.power: ops.power,
+        np.maximum: ops.maximum,
+        np.minimum: ops.minimum,
+        np.matmul: ops.matmul,
+        np.negative: ops.negative,
+        np.positive: lambda x: x,
+        np.exp: ops.exp,
+        np.expm1: ops.expm1,
+        np.log: ops.log,
+        np.log1p: ops.log1p,
+        np.sqrt: ops.sqrt,
+        np.square: ops.square,
+        np.absolute: ops.abs,
+        np.sin: ops.sin,
+        np.cos: ops.cos,
+        np.tanh: ops.tanh,
+        np.equal: ops.equal,
+        np.not_equal: ops.not_equal,
+        np.less: ops.less,
+        np.less_equal: ops.less_equal,
+        np.greater: ops.greater,
+        np.greater_equal: ops.greater_equal,
+        np.logical_and: ops.logical_and,
+        np.logical_or: ops.logical_or,
+        np.logical_xor: ops.logical_xor,
+        np.logical_not: ops.logical_not,
+        np.bitwise_and: ops.logical_and,
+        np.bitwise_or: ops.logical_or,
+        np.invert: ops.logical_not,
+        np.sign: ops.sign,
+        np.floor: ops.floor,
+        np.ceil: ops.ceil,
+        np.rint: ops.round,
+        np.isnan: ops.isnan,
+        np.isinf: ops.isinf,
+        np.isfinite: ops.isfinite,
+    }
 
 
 def _data(x: Any) -> Any:
@@ -93,51 +96,58 @@ def _like(fn: Callable[..., Any]) -> Callable[..., Tensor]:
     return run
 
 
-FUNCTIONS: dict[Callable[..., Any], Callable[..., Any]] = {
-    np.sum: ops.sum,
-    np.mean: ops.mean,
-    np.var: ops.var,
-    np.std: ops.std,
-    np.max: ops.max,
-    np.amax: ops.max,
-    np.min: ops.min,
-    np.amin: ops.min,
-    np.prod: ops.prod,
-    np.argmax: ops.argmax,
-    np.argmin: ops.argmin,
-    np.reshape: ops.reshape,
-    np.transpose: ops.transpose,
-    np.swapaxes: ops.swapaxes,
-    np.ravel: ops.flatten,
-    np.squeeze: ops.squeeze,
-    np.expand_dims: ops.expand_dims,
-    np.broadcast_to: ops.broadcast_to,
-    np.where: _where,
-    np.clip: _clip,
-    np.concatenate: ops.concatenate,
-    np.stack: ops.stack,
-    np.split: ops.split,
-    np.pad: ops.pad,
-    np.einsum: ops.einsum,
-    np.dot: ops.dot,
-    np.matmul: ops.matmul,
-    np.zeros_like: _like(np.zeros_like),
-    np.ones_like: _like(np.ones_like),
-    np.full_like: _like(np.full_like),
-    np.empty_like: _like(np.empty_like),
-    np.shape: _values_only(np.shape),
-    np.ndim: _values_only(np.ndim),
-    np.size: _values_only(np.size),
-    np.allclose: _values_only(np.allclose),
-    np.isclose: _values_only(np.isclose),
-    np.array_equal: _values_only(np.array_equal),
-    np.nonzero: _values_only(np.nonzero),
-    np.count_nonzero: _values_only(np.count_nonzero),
-    np.argsort: _values_only(np.argsort),
-    np.any: _values_only(np.any),
-    np.all: _values_only(np.all),
-    np.result_type: _values_only(np.result_type),
-}
+def _function_table() -> dict[Callable[..., Any], Callable[..., Any]]:
+    return {
+        np.sum: ops.sum,
+        np.mean: ops.mean,
+        np.var: ops.var,
+        np.std: ops.std,
+        np.max: ops.max,
+        np.amax: ops.max,
+        np.min: ops.min,
+        np.amin: ops.min,
+        np.prod: ops.prod,
+        np.argmax: ops.argmax,
+        np.argmin: ops.argmin,
+        np.reshape: ops.reshape,
+        np.transpose: ops.transpose,
+        np.swapaxes: ops.swapaxes,
+        np.ravel: ops.flatten,
+        np.squeeze: ops.squeeze,
+        np.expand_dims: ops.expand_dims,
+        np.broadcast_to: ops.broadcast_to,
+        np.where: _where,
+        np.clip: _clip,
+        np.concatenate: ops.concatenate,
+        np.stack: ops.stack,
+        np.split: ops.split,
+        np.pad: ops.pad,
+        np.einsum: ops.einsum,
+        np.dot: ops.dot,
+        np.matmul: ops.matmul,
+        np.zeros_like: _like(np.zeros_like),
+        np.ones_like: _like(np.ones_like),
+        np.full_like: _like(np.full_like),
+        np.empty_like: _like(np.empty_like),
+        np.shape: _values_only(np.shape),
+        np.ndim: _values_only(np.ndim),
+        np.size: _values_only(np.size),
+        np.allclose: _values_only(np.allclose),
+        np.isclose: _values_only(np.isclose),
+        np.array_equal: _values_only(np.array_equal),
+        np.nonzero: _values_only(np.nonzero),
+        np.count_nonzero: _values_only(np.count_nonzero),
+        np.argsort: _values_only(np.argsort),
+        np.any: _values_only(np.any),
+        np.all: _values_only(np.all),
+        np.result_type: _values_only(np.result_type),
+    }
+
+
+@functools.cache
+def tables() -> tuple[dict[np.ufunc, Callable[..., Any]], dict[Callable[..., Any], Callable[..., Any]]]:
+    """(ufunc rules, function rules), built on first use so import order never matters."""
+    return _ufunc_table(), _function_table()
 
 
 def _qualname(func: Any) -> str:
@@ -151,7 +161,7 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
         raise TypeError(f"{name}.{method} has no Tensor rule in autograd_core; apply it to t.data (no gradient)")
     if kwargs:
         raise TypeError(f"{name} on Tensors does not support the keyword arguments {sorted(kwargs)}")
-    fn = UFUNCS.get(ufunc)
+    fn = tables()[0].get(ufunc)
     if fn is None:
         raise TypeError(
             f"{name} has no Tensor rule in autograd_core; apply it to t.data (no gradient) "
@@ -161,7 +171,7 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
 
 
 def array_function(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    fn = FUNCTIONS.get(func)
+    fn = tables()[1].get(func)
     if fn is None:
         raise TypeError(
             f"{_qualname(func)} has no Tensor rule in autograd_core; apply it to t.data "
