@@ -137,7 +137,7 @@ def _run(
         if create_graph:
             out, args = node, parents
         else:
-            out, args = node.data, [p.data for p in parents]
+            out, args = node.data, node._saved_data
         for p, vjp in zip(parents, node._vjps):  # type: ignore[arg-type]
             if vjp is None or not p._requires_grad:
                 continue
@@ -145,7 +145,7 @@ def _run(
                 continue
             pg = vjp(g, out, *args)
             if check:
-                anomaly.check_backward(node, parents.index(p), g, pg)
+                anomaly.check_backward(node, next(i for i, q in enumerate(parents) if q is p), g, pg)
             if pg.shape != p.data.shape:
                 pg = sum_to(pg, p.data.shape)
             if pg.dtype != p.data.dtype:
@@ -155,6 +155,7 @@ def _run(
         if not retain_graph:
             node._parents = ()
             node._vjps = None
+            node._saved_data = None
 
     for node, g in collect:
         value = g.data if isinstance(g, Tensor) else g

@@ -7,8 +7,9 @@ stored, so reading this class and `engine.py` is all it takes to know how
 gradients flow.
 
 A vjp is called as `vjp(g, out, *inputs)` and returns the gradient for its input.
-On the usual first-order path the engine passes plain `ndarray`s. Under
-`create_graph=True` it passes Tensors. The rules are written with NumPy operators
+On the usual first-order path the engine passes plain `ndarray`s: the input arrays
+saved when the op was recorded, and the output's array. Under `create_graph=True` it
+passes Tensors. The rules are written with NumPy operators
 and functions, which dispatch to Tensor ops, so the same line serves both paths.
 """
 
@@ -67,6 +68,7 @@ class Tensor:
         "_op",
         "_retains_grad",
         "_version",
+        "_saved_data",
         "_saved_versions",
         "_scope",
         "_site",
@@ -92,6 +94,7 @@ class Tensor:
         self._op: str | None = None
         self._retains_grad = False
         self._version = 0
+        self._saved_data: tuple[np.ndarray, ...] | None = None
         self._saved_versions: tuple[int, ...] | None = None
         self._scope: tuple[object, ...] = ()
         self._site: str | None = None
@@ -439,6 +442,7 @@ def _new(data: Any) -> Tensor:
     t._op = None
     t._retains_grad = False
     t._version = 0
+    t._saved_data = None
     t._saved_versions = None
     t._scope = ()
     t._site = None
@@ -461,6 +465,9 @@ def make_result(data: Any, op: str, parents: tuple[Tensor, ...], vjps: tuple[Vjp
                 out._parents = parents
                 out._vjps = vjps
                 out._op = op
+                # The input arrays as they are now: assigning `p.data = new` later
+                # cannot change this gradient (in-place writes are caught by versions).
+                out._saved_data = tuple([q.data for q in parents])
                 out._saved_versions = tuple([q._version for q in parents])
                 out._scope = state.scope
                 break

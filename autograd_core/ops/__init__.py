@@ -1,5 +1,7 @@
 """Every differentiable operation, grouped by family. `ag.NAME` re-exports these."""
 
+from types import ModuleType as _ModuleType
+
 from .arithmetic import (
     add,
     divide,
@@ -50,4 +52,5 @@ from .reductions import argmax, argmin, max, mean, min, prod, std, sum, var
 from .shape import broadcast_to, expand_dims, flatten, reshape, squeeze, swapaxes, transpose
 from .softmax import log_softmax, logsumexp, softmax
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+# The op functions only: not the family submodules, so `ag.shape` etc. never name a module.
+__all__ = [name for name, value in globals().items() if not name.startswith("_") and not isinstance(value, _ModuleType)]
