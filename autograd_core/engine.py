@@ -82,6 +82,16 @@ def sum_to(g: Any, shape: tuple[int, ...]) -> Any:
     return g.reshape(shape)
 
 
+def _reduce_to(g: Any, parent: Tensor, node: Tensor) -> Any:
+    try:
+        return sum_to(g, parent.data.shape)
+    except ValueError:
+        raise RuntimeError(
+            f"backward of '{node._op}' returned a gradient of shape {g.shape} for an input of shape "
+            f"{parent.shape}, and it does not sum back to that shape: the op's vjp is wrong"
+        ) from None
+
+
 def _seed(root: Tensor, grad: Any, where: str) -> np.ndarray:
     if grad is None:
         if root.data.size != 1:
@@ -144,10 +154,10 @@ def _run(
             if wanted is not None and id(p) not in needed:
                 continue
             pg = vjp(g, out, *args)
+            if pg.shape != p.data.shape:
+                pg = _reduce_to(pg, p, node)
             if check:
                 anomaly.check_backward(node, next(i for i, q in enumerate(parents) if q is p), g, pg)
-            if pg.shape != p.data.shape:
-                pg = sum_to(pg, p.data.shape)
             if pg.dtype != p.data.dtype:
                 pg = pg.astype(p.data.dtype)
             key = id(p)
@@ -192,12 +202,15 @@ def grad(
     (Hessian-vector products, gradient penalties). `retain_graph` defaults to
     `create_graph`.
     """
-    outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single = isinstance(outputs, Tensor)
+    outs = [outputs] if single else list(outputs)
     ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
-        grad_outputs = [grad_outputs] * len(outs) if len(outs) == 1 else grad_outputs
     if grad_outputs is None:
         grad_outputs = [None] * len(outs)
+    elif single:
+        grad_outputs = [grad_outputs]  # one output: grad_outputs is its one gradient
+    else:
+        grad_outputs = list(grad_outputs)
     if len(grad_outputs) != len(outs):
         raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outs)} outputs")
     for i, t in enumerate(ins):

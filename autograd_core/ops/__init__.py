@@ -51,6 +51,7 @@ from .linalg import dot, einsum, matmul
 from .reductions import argmax, argmin, max, mean, min, prod, std, sum, var
 from .shape import broadcast_to, expand_dims, flatten, reshape, squeeze, swapaxes, transpose
 from .softmax import log_softmax, logsumexp, softmax
+from .windows import fold, sliding_windows
 
 # The op functions only: not the family submodules, so `ag.shape` etc. never name a module.
 __all__ = [name for name, value in globals().items() if not name.startswith("_") and not isinstance(value, _ModuleType)]

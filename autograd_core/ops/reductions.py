@@ -55,7 +55,7 @@ def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tens
 
 
 def std(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
-    """Standard deviation over `axis`; the gradient is infinite where it is 0, as in PyTorch."""
+    """Standard deviation over `axis`; where it is 0 the gradient is 0 (a subgradient), as in PyTorch."""
     x = as_tensor(x)
     axes = normalize_axes(axis, x.ndim, "std")
     n = _count(x.shape, axes)
@@ -63,8 +63,9 @@ def std(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tens
         data = np.std(x.data, axis=axes, ddof=ddof, keepdims=keepdims)
 
     def vjp(g: Any, y: Any, x: Any) -> Any:
-        centred = x - x.mean(axis=axes, keepdims=True)
-        return keep(g / (y * (n - ddof)), x.shape, axes) * centred
+        centred = x - x.mean(axis=axes, keepdims=True)  # all 0 in a slice whose std is 0
+        safe = np.where(y == 0, 1, y)  # so 0/0 there becomes 0, with no warning
+        return keep(g / (safe * (n - ddof)), x.shape, axes) * centred
 
     return make_result(data, "std", (x,), (vjp,))
 
@@ -93,22 +94,35 @@ max = _extreme("max", np.max)
 min = _extreme("min", np.min)
 
 
+def _others_product(x: Any, axes: tuple[int, ...]) -> Any:
+    """Each element's product of the *other* elements of its reduced slice, exact with zeros.
+
+    Built from differentiable ops (a table whose row i is the slice with x_i set to 1),
+    so the second derivative is right too. It costs n**2 per slice of n elements, so
+    `prod` uses it only when the input holds zeros.
+    """
+    rest = tuple(i for i in range(x.ndim) if i not in axes)
+    perm = rest + axes
+    n = _count(x.shape, axes)
+    rows = x.transpose(perm).reshape(tuple(x.shape[i] for i in rest) + (n,))
+    table = np.where(np.eye(n, dtype=bool), 1, np.expand_dims(rows, -2))
+    others = table.prod(axis=-1)
+    return others.reshape(tuple(x.shape[i] for i in perm)).transpose(tuple(int(i) for i in np.argsort(perm)))
+
+
 def prod(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Product over `axis`; the gradient is exact when inputs contain zeros."""
+    """Product over `axis`; first and second derivatives are exact when inputs contain zeros."""
     x = as_tensor(x)
     axes = normalize_axes(axis, x.ndim, "prod")
     data = np.prod(x.data, axis=axes, keepdims=keepdims)
 
     def vjp(g: Any, y: Any, x: Any) -> Any:
         gk = keep(g, x.shape, axes)
-        zero = x == 0
-        if not np.asarray(zero).any():
-            return gk * keep(y, x.shape, axes) / x
-        # d/dx_i prod = product of the others: nonzero only where x_i is the single zero.
-        nonzero = np.where(zero, 1, x)
-        others = keep(nonzero.prod(axis=axes), x.shape, axes)
-        zeros = zero.sum(axis=axes, keepdims=True)
-        return gk * np.where(zeros == 0, others / nonzero, np.where(zero & (zeros == 1), others, 0))
+        # y / x is exact enough for first order, but differentiating it again cancels
+        # y/x**2 terms (wrong for tiny x) and divides by zero, so then build the table.
+        if isinstance(x, Tensor) or np.asarray(x == 0).any():
+            return gk * _others_product(x, axes)
+        return gk * keep(y, x.shape, axes) / x
 
     return make_result(data, "prod", (x,), (vjp,))
 
