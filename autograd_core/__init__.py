@@ -10,7 +10,7 @@ from . import ops
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from .dtypes import get_default_dtype, set_default_dtype
 from .engine import grad
-from .grad_mode import enable_grad, is_grad_enabled, no_grad, scope
+from .grad_mode import ScopeFrame, current_scope, enable_grad, is_grad_enabled, no_grad, scope
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops import *  # noqa: F403  (ag.exp, ag.sum, ag.where, ...)
 from .tensor import Tensor

@@ -13,7 +13,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 class _State(threading.local):
     enabled = True  # record operations (grad mode)
     anomaly = False  # check values and record creation sites (anomaly.detect_anomaly)
-    scope: tuple[object, ...] = ()  # the scopes (e.g. nn modules) whose code is running
+    scope: ScopeFrame | None = None  # the innermost open scope (e.g. an nn module's call)
 
 
 _state = _State()
@@ -63,13 +63,45 @@ class enable_grad(_GradMode):
     _target = True
 
 
+class ScopeFrame:
+    """One opening of a scope: its `owner` (e.g. a module) and the frame it opened inside.
+
+    Every call gets a new frame, so two calls of the same module are told apart (an RNN
+    cell unrolled over time), while their `owners()` are equal.
+    """
+
+    __slots__ = ("owner", "parent")
+
+    def __init__(self, owner: object, parent: ScopeFrame | None) -> None:
+        self.owner = owner
+        self.parent = parent
+
+    def frames(self) -> tuple[ScopeFrame, ...]:
+        """This frame and its enclosing ones, outermost first."""
+        chain = []
+        frame: ScopeFrame | None = self
+        while frame is not None:
+            chain.append(frame)
+            frame = frame.parent
+        return tuple(reversed(chain))
+
+    def owners(self) -> tuple[object, ...]:
+        """The owners of `frames()`, outermost first."""
+        return tuple(f.owner for f in self.frames())
+
+
+def current_scope() -> ScopeFrame | None:
+    """The innermost scope open in this thread (None outside every scope)."""
+    return _state.scope
+
+
 class scope:
     """Mark the ops created inside as belonging to `owner` (e.g. an `nn.Module`).
 
-    Scopes nest; each recorded op keeps the tuple of open scopes, which the graph
-    drawing uses to cluster and collapse nodes. `owner` can be any object: drawings
-    label it by the `params=`/model names, else by `str(owner)` for strings and the
-    class name otherwise.
+    Scopes nest; each recorded op keeps the innermost `ScopeFrame`, which the graph
+    drawing uses to cluster and fold nodes. `owner` can be any object: drawings label
+    it by the model's module names when given, else by `str(owner)` for strings and
+    the class name otherwise.
     """
 
     __slots__ = ("owner", "_previous")
@@ -79,7 +111,7 @@ class scope:
 
     def __enter__(self) -> None:
         self._previous = _state.scope
-        _state.scope = self._previous + (self.owner,)
+        _state.scope = ScopeFrame(self.owner, self._previous)
 
     def __exit__(self, *exc: object) -> None:
         _state.scope = self._previous

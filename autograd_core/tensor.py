@@ -96,7 +96,7 @@ class Tensor:
         self._version = 0
         self._saved_data: tuple[np.ndarray, ...] | None = None
         self._saved_versions: tuple[int, ...] | None = None
-        self._scope: tuple[object, ...] = ()
+        self._scope: grad_mode.ScopeFrame | None = None
         self._site: str | None = None
 
     # ----------------------------------------------------------------- graph state
@@ -444,7 +444,7 @@ def _new(data: Any) -> Tensor:
     t._version = 0
     t._saved_data = None
     t._saved_versions = None
-    t._scope = ()
+    t._scope = None
     t._site = None
     return t
 

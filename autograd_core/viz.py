@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import dtypes
+from .grad_mode import ScopeFrame
 from .tensor import Tensor
 
 # (fill colour, shape, style): shape and colour both differ, so neither alone is needed.
@@ -40,15 +41,17 @@ class _Node:
     ident: str
     kind: str
     label: str
-    cluster: tuple[int, ...] = ()  # ids of the scopes it sits in, outermost first
+    cluster: tuple[int, ...] = ()  # ids of the scope frames (calls) it sits in, outermost first
     bad: bool = False
+    count: int = 1  # inputs drawn as one node
 
 
 @dataclass
 class _Graph:
     nodes: dict[str, _Node] = field(default_factory=dict)
     edges: dict[tuple[str, str], int] = field(default_factory=dict)  # multiplicity
-    scope_names: dict[int, str] = field(default_factory=dict)
+    scope_names: dict[int, str] = field(default_factory=dict)  # frame id -> label
+    box_params: dict[str, int] = field(default_factory=dict)  # folded box -> parameters inside
 
 
 def _collect(root: Tensor) -> list[Tensor]:
@@ -136,9 +139,9 @@ def _label(t: Tensor, kind: str, name: str | None, show_grad: bool, grad: Any = 
     return "<" + "<BR/>".join(lines) + ">", bad
 
 
-def _fold_point(scope: tuple[object, ...], max_depth: int | None, collapse: tuple[Any, ...]) -> int | None:
-    """Index in `scope` of the module this op folds into, or None to draw the op itself."""
-    for i, owner in enumerate(scope):
+def _fold_point(owners: tuple[object, ...], max_depth: int | None, collapse: tuple[Any, ...]) -> int | None:
+    """Index in `owners` of the module this op folds into, or None to draw the op itself."""
+    for i, owner in enumerate(owners):
         if max_depth is not None and i >= max_depth:
             return i
         for c in collapse:
@@ -147,6 +150,22 @@ def _fold_point(scope: tuple[object, ...], max_depth: int | None, collapse: tupl
             ):
                 return i
     return None
+
+
+class _Frames:
+    """Per-call scope frames of each tensor, outermost first, computed once per frame."""
+
+    def __init__(self) -> None:
+        self._cache: dict[int, tuple[ScopeFrame, ...]] = {}
+
+    def __call__(self, t: Tensor) -> tuple[ScopeFrame, ...]:
+        frame = t._scope
+        if frame is None:
+            return ()
+        found = self._cache.get(id(frame))
+        if found is None:
+            found = self._cache[id(frame)] = frame.frames()
+        return found
 
 
 def _build(
@@ -163,51 +182,37 @@ def _build(
     param_names, module_names = _names(params)
     tensors = _collect(root)
     ident = {id(t): f"n{k}" for k, t in enumerate(tensors)}
+    frames_of = _Frames()
     graph = _Graph()
 
-    # Where each op is drawn: itself, or the box of the module it folds into.
+    # Where each op is drawn: itself, or the box of the module it folds into. A box
+    # stands for a module, so all calls of that module (an unrolled RNN cell) share it;
+    # `call` remembers which call each folded op came from.
     where: dict[int, str] = {}
-    folded: dict[str, list[Any]] = {}  # box id -> [scope prefix, op count]
+    call: dict[int, int] = {}
+    folded: dict[str, list[Any]] = {}  # box id -> [owner, op count]
     for t in tensors:
         if t._op is None:
             continue
-        scope = t._scope
-        for owner in scope:
-            graph.scope_names.setdefault(id(owner), _scope_label(owner, module_names))
-        point = _fold_point(scope, max_depth, collapse) if t is not root else None
+        frames = frames_of(t)
+        for f in frames:
+            graph.scope_names.setdefault(id(f), _scope_label(f.owner, module_names))
+        owners = tuple(f.owner for f in frames)
+        point = _fold_point(owners, max_depth, collapse) if t is not root else None
         if point is None:
             where[id(t)] = ident[id(t)]
             continue
-        box = "m" + "_".join(str(id(o)) for o in scope[: point + 1])
+        box = "m" + "_".join(str(id(o)) for o in owners[: point + 1])
         where[id(t)] = box
-        info = folded.setdefault(box, [scope[: point + 1], 0])
+        call[id(t)] = id(frames[point])
+        info = folded.setdefault(box, [frames[: point + 1], 0])
         info[1] += 1
 
-    # Leaves sit in the deepest scope shared by all their consumers, or fold with them.
     consumers: dict[int, list[Tensor]] = {}
     for t in tensors:
         for p in t._parents:
             consumers.setdefault(id(p), []).append(t)
-    params_in_box: dict[str, int] = {}
-    for t in tensors:
-        if t._op is not None:
-            continue
-        kind = "output" if t is root else _leaf_kind(t)
-        users = consumers.get(id(t), [])
-        targets = {where[id(u)] for u in users}
-        if kind in ("parameter", "constant") and len(targets) == 1 and next(iter(targets)) in folded:
-            box = next(iter(targets))
-            where[id(t)] = box
-            if kind == "parameter":
-                params_in_box[box] = params_in_box.get(box, 0) + 1
-            continue
-        where[id(t)] = ident[id(t)]
-        cluster: tuple[int, ...] = ()
-        if kind != "input" and users:
-            common = _common_prefix([u._scope for u in users])
-            cluster = tuple(id(o) for o in common)
-        label, bad = _label(t, kind, param_names.get(id(t)) or t.name, show_grad)
-        graph.nodes[ident[id(t)]] = _Node(ident[id(t)], kind, label, cluster, bad)
+    _place_leaves(graph, tensors, root, where, folded, consumers, ident, frames_of, param_names, show_grad)
 
     op_grads = _op_grads(root, tensors) if show_grad else {}
     for t in tensors:
@@ -215,40 +220,82 @@ def _build(
             continue
         kind = "output" if t is root else "op"
         label, bad = _label(t, kind, t.name, show_grad, op_grads.get(id(t)))
-        graph.nodes[ident[id(t)]] = _Node(ident[id(t)], kind, label, tuple(id(o) for o in t._scope), bad)
-    for box, (prefix, count) in folded.items():
-        title = html.escape(graph.scope_names[id(prefix[-1])])
-        n_params = params_in_box.get(box, 0)
+        graph.nodes[ident[id(t)]] = _Node(ident[id(t)], kind, label, tuple(id(f) for f in frames_of(t)), bad)
+    for box, (frames, count) in folded.items():
+        title = html.escape(_scope_label(frames[-1].owner, module_names))
+        n_params = graph.box_params.get(box, 0)
         extra = f", {n_params} parameter{'s' * (n_params != 1)}" if n_params else ""
         label = f"<<B>{title}</B><BR/>{count} op{'s' * (count != 1)}{extra}>"
-        graph.nodes[box] = _Node(box, "module", label, tuple(id(o) for o in prefix[:-1]))
+        graph.nodes[box] = _Node(box, "module", label, tuple(id(f) for f in frames[:-1]))
 
     for t in tensors:
         head = where[id(t)]
         for p in t._parents:
             tail = where[id(p)]
-            if tail == head and head not in folded:
-                continue
-            if tail == head and _is_internal(p, t, folded):
-                continue
+            if tail == head and (head not in folded or p._op is None or call[id(p)] == call[id(t)]):
+                continue  # inside one box and one call: hidden (between calls: a recurrence)
             graph.edges[(tail, head)] = graph.edges.get((tail, head), 0) + 1
     return graph
 
 
-def _is_internal(p: Tensor, t: Tensor, folded: dict[str, list[Any]]) -> bool:
-    """An edge inside one box is hidden, unless it links two calls of the module (recurrence)."""
-    if p._op is None:
-        return True
-    return p._scope == t._scope
+def _place_leaves(
+    graph: _Graph,
+    tensors: list[Tensor],
+    root: Tensor,
+    where: dict[int, str],
+    folded: dict[str, list[Any]],
+    consumers: dict[int, list[Tensor]],
+    ident: dict[int, str],
+    frames_of: _Frames,
+    param_names: dict[int, str],
+    show_grad: bool,
+) -> None:
+    """Leaves sit in the deepest call shared by their consumers, or fold into their box.
+
+    Unnamed inputs of one shape feeding only one box (the steps of an unrolled
+    sequence) are drawn as a single node with a count.
+    """
+    grouped: dict[tuple[Any, ...], str] = {}
+    for t in tensors:
+        if t._op is not None:
+            continue
+        kind = "output" if t is root else _leaf_kind(t)
+        users = consumers.get(id(t), [])
+        targets = {where[id(u)] for u in users}
+        only = next(iter(targets)) if len(targets) == 1 else None
+        if kind in ("parameter", "constant") and only in folded:
+            where[id(t)] = only
+            if kind == "parameter":
+                graph.box_params[only] = graph.box_params.get(only, 0) + 1
+            continue
+        name = param_names.get(id(t)) or t.name
+        if kind == "input" and only in folded and not name:
+            key = (only, t.shape, t.dtype)
+            if key in grouped:
+                node = graph.nodes[grouped[key]]
+                node.count += 1
+                where[id(t)] = node.ident
+                continue
+            grouped[key] = ident[id(t)]
+        where[id(t)] = ident[id(t)]
+        cluster: tuple[int, ...] = ()
+        if kind != "input" and users:
+            cluster = tuple(id(f) for f in _common_prefix([frames_of(u) for u in users]))
+        label, bad = _label(t, kind, name, show_grad)
+        graph.nodes[ident[id(t)]] = _Node(ident[id(t)], kind, label, cluster, bad)
+    for node in graph.nodes.values():
+        if node.count > 1:
+            node.label = node.label.replace("<input", f"<{node.count} × input", 1)
 
 
-def _common_prefix(scopes: list[tuple[object, ...]]) -> tuple[object, ...]:
-    first = scopes[0]
+def _common_prefix(paths: list[tuple[ScopeFrame, ...]]) -> tuple[ScopeFrame, ...]:
+    """The longest run of frames (calls) that every path starts with."""
+    first = paths[0]
     n = len(first)
-    for s in scopes[1:]:
-        n = min(n, len(s))
+    for path in paths[1:]:
+        n = min(n, len(path))
         for i in range(n):
-            if s[i] is not first[i]:
+            if path[i] is not first[i]:
                 n = i
                 break
     return first[:n]

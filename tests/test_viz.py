@@ -181,3 +181,38 @@ def test_rendering_to_svg(tmp_path) -> None:
     w = Tensor(np.ones(2), requires_grad=True)
     path = ag.draw_graph(w.tanh().sum()).render(tmp_path / "graph", format="svg")
     assert open(path).read().lstrip().startswith(("<?xml", "<svg"))
+
+
+def test_an_unrolled_recurrence_folds_into_one_box_with_a_self_loop() -> None:
+    class Cell(Affine):
+        def __call__(self, x: Tensor) -> Tensor:
+            with ag.scope(self):
+                return (x @ self.weight + self.bias).tanh()
+
+    cell = Cell(3, 3, 0)
+    h = Tensor(np.zeros((1, 3)))
+    for _ in range(6):
+        h = cell(h)
+    unfolded = ag.to_dot(h.sum(), legend=False)
+    assert unfolded.count("subgraph cluster_") == 6  # one cluster per call
+    folded = ag.to_dot(h.sum(), collapse=[Cell], legend=False)
+    box = re.search(r"^(m[\d_]+) \[", folded, flags=re.M).group(1)
+    assert f'{box} -> {box} [label="×5"]' in folded  # five hand-offs between six calls
+    assert "18 ops, 2 parameters" in folded
+
+
+def test_per_step_inputs_of_a_folded_module_are_drawn_once_with_a_count() -> None:
+    cell = Affine(3, 3, 0)
+    h = Tensor(np.zeros((2, 3)))
+    for x in np.ones((7, 2, 3)):
+        h = cell(Tensor(x) + h)
+    dot = ag.to_dot(h.sum(), collapse=[cell], legend=False)
+    assert "7 × input" not in dot  # these inputs feed `add` outside the box
+    h = Tensor(np.zeros((2, 3)))
+    for x in np.ones((7, 2, 3)):
+        with ag.scope(cell):
+            h = Tensor(x) * h + cell.bias
+    dot = ag.to_dot(h.sum(), collapse=[cell], legend=False)
+    # Six x's and the first step's x * h0 (no gradient there, so a leaf) form one group.
+    assert "7 × input" in dot and dot.count("parallelogram") == 1
+    assert "->" in dot and '[label="×7"]' in dot
