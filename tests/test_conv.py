@@ -1,0 +1,168 @@
+"""conv1d / conv2d and Conv1d / Conv2d: gradients over drawn geometries, layouts, init, errors."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import autograd_core as ag
+import nn
+import nn.functional as F
+
+
+def _direct_conv2d(x: np.ndarray, w: np.ndarray, stride: tuple[int, int], pad: tuple[int, int],
+                   dilation: tuple[int, int], groups: int) -> np.ndarray:
+    """A slow, obviously correct reference: sum over kernel offsets of shifted input slices."""
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
+    oh = (h + 2 * pad[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    ow = (wd + 2 * pad[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    out = np.zeros((n, o, oh, ow))
+    og = o // groups
+    for g in range(groups):
+        xs = xp[:, g * cg : (g + 1) * cg]
+        for i in range(kh):
+            for j in range(kw):
+                patch = xs[:, :, i * dilation[0] : i * dilation[0] + stride[0] * (oh - 1) + 1 : stride[0],
+                           j * dilation[1] : j * dilation[1] + stride[1] * (ow - 1) + 1 : stride[1]]
+                out[:, g * og : (g + 1) * og] += np.einsum("nchw,oc->nohw", patch, w[g * og : (g + 1) * og, :, i, j])
+    return out
+
+
+@st.composite
+def conv2d_cases(draw: st.DrawFn) -> dict:
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    cg, og = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 2)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    pad = (draw(st.integers(0, 2)), draw(st.integers(0, 1)))
+    span = [(ki - 1) * d + 1 for ki, d in zip(k, dilation)]
+    h = draw(st.integers(max(1, span[0] - 2 * pad[0]), 7))
+    w = draw(st.integers(max(1, span[1] - 2 * pad[1]), 6))
+    return dict(n=draw(st.integers(1, 2)), c=cg * groups, o=og * groups, h=h, w=w, k=k, stride=stride,
+                dilation=dilation, pad=pad, groups=groups, bias=draw(st.booleans()), seed=draw(st.integers(0, 2**16)))
+
+
+def _tensors(case: dict) -> tuple[ag.Tensor, ag.Tensor, ag.Tensor | None]:
+    rng = np.random.default_rng(case["seed"])
+    x = ag.Tensor(rng.standard_normal((case["n"], case["c"], case["h"], case["w"])), requires_grad=True)
+    w = ag.Tensor(rng.standard_normal((case["o"], case["c"] // case["groups"]) + case["k"]), requires_grad=True)
+    b = ag.Tensor(rng.standard_normal(case["o"]), requires_grad=True) if case["bias"] else None
+    return x, w, b
+
+
+@settings(max_examples=25, deadline=None)
+@given(conv2d_cases())
+def test_conv2d_matches_direct_sum_and_gradcheck(case: dict) -> None:
+    x, w, b = _tensors(case)
+    geo = (case["stride"], case["pad"], case["dilation"], case["groups"])
+    out = F.conv2d(x, w, b, *geo)
+    expected = _direct_conv2d(x.data, w.data, *geo) + (0 if b is None else b.data[:, None, None])
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+    inputs = [x, w] + ([b] if b is not None else [])
+    assert ag.gradcheck(lambda *t: F.conv2d(t[0], t[1], t[2] if len(t) > 2 else None, *geo), inputs)
+
+
+@settings(max_examples=8, deadline=None)
+@given(conv2d_cases())
+def test_conv2d_second_order(case: dict) -> None:
+    case = {**case, "n": 1, "bias": True}
+    x, w, b = _tensors(case)
+    geo = (case["stride"], case["pad"], case["dilation"], case["groups"])
+    assert ag.gradgradcheck(lambda x, w, b: F.conv2d(x, w, b, *geo), [x, w, b])
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(0, 2), st.integers(1, 2), st.sampled_from([1, 2]),
+       st.integers(0, 2**16))
+def test_conv1d_gradcheck(k: int, stride: int, pad: int, dilation: int, groups: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    length = max(1, (k - 1) * dilation + 1 - 2 * pad) + rng.integers(0, 4)
+    x = ag.Tensor(rng.standard_normal((2, 2 * groups, length)), requires_grad=True)
+    w = ag.Tensor(rng.standard_normal((groups, 2, k)), requires_grad=True)
+    b = ag.Tensor(rng.standard_normal(groups), requires_grad=True)
+    out = F.conv1d(x, w, b, stride, pad, dilation, groups)
+    # conv1d is conv2d over a height-1 image
+    as_2d = F.conv2d(x.data[:, :, None], w.data[:, :, None], b.data, (1, stride), (0, pad), (1, dilation), groups)
+    np.testing.assert_allclose(out.data, as_2d.data[:, :, 0], rtol=1e-12, atol=1e-12)
+    assert ag.gradcheck(lambda x, w, b: F.conv1d(x, w, b, stride, pad, dilation, groups), [x, w, b])
+    assert ag.gradgradcheck(lambda x, w: F.conv1d(x, w, None, stride, pad, dilation, groups), [x, w])
+
+
+def test_padding_same_and_valid() -> None:
+    rng = np.random.default_rng(0)
+    x = ag.Tensor(rng.standard_normal((1, 2, 5, 6)), requires_grad=True)
+    w = ag.Tensor(rng.standard_normal((3, 2, 4, 3)), requires_grad=True)
+    same = F.conv2d(x, w, padding="same", dilation=(1, 2))
+    assert same.shape == (1, 3, 5, 6)
+    # even kernel: the extra padding goes on the right/bottom, as in PyTorch
+    manual = F.conv2d(ag.pad(x, ((0, 0), (0, 0), (1, 2), (2, 2))), w, dilation=(1, 2))
+    np.testing.assert_allclose(same.data, manual.data, rtol=1e-12)
+    assert F.conv2d(x, w, padding="valid").shape == (1, 3, 2, 4)
+    assert ag.gradcheck(lambda x, w: F.conv2d(x, w, padding="same"), [x, w])
+
+
+def test_unbatched_input_and_float32() -> None:
+    x = np.random.default_rng(1).standard_normal((3, 6, 6)).astype(np.float32)
+    conv = nn.Conv2d(3, 4, 3, padding=1)
+    y = conv(ag.Tensor(x))
+    assert y.shape == (4, 6, 6) and y.dtype == np.float32
+    np.testing.assert_allclose(y.data, conv(ag.Tensor(x[None])).data[0], rtol=1e-6)
+    xt = ag.Tensor(x[None], requires_grad=True)
+    conv(xt).sum().backward()
+    assert xt.grad.dtype == np.float32 and conv.weight.grad.dtype == np.float32 and conv.bias.grad.dtype == np.float32
+
+
+def test_conv_module_layout_and_init() -> None:
+    nn.manual_seed(0)
+    conv = nn.Conv2d(6, 8, (3, 2), stride=2, groups=2, bias=True)
+    assert dict((k, v.shape) for k, v in conv.state_dict().items()) == {"weight": (8, 3, 3, 2), "bias": (8,)}
+    bound = 1 / math.sqrt(3 * 3 * 2)
+    assert np.abs(conv.weight.data).max() <= bound and np.abs(conv.bias.data).max() <= bound
+    assert np.abs(conv.weight.data).max() > 0.8 * bound  # uniform over the whole range, not a narrower one
+    assert conv.weight.dtype == ag.get_default_dtype()
+    c1 = nn.Conv1d(2, 3, 5, bias=False)
+    assert c1.bias is None and [n for n, _ in c1.named_parameters()] == ["weight"]
+    assert "groups=2" in repr(conv)
+
+
+@pytest.mark.parametrize("mode, np_mode", [("reflect", "reflect"), ("replicate", "edge"), ("circular", "wrap")])
+def test_padding_modes(mode: str, np_mode: str) -> None:
+    ag.set_default_dtype(np.float64)
+    try:
+        conv = nn.Conv2d(2, 3, 3, padding=(1, 2), padding_mode=mode)
+    finally:
+        ag.set_default_dtype(np.float32)
+    x = np.random.default_rng(2).standard_normal((2, 2, 5, 5))
+    expected = F.conv2d(np.pad(x, ((0, 0), (0, 0), (1, 1), (2, 2)), mode=np_mode), conv.weight, conv.bias)
+    np.testing.assert_allclose(conv(ag.Tensor(x)).data, expected.data, rtol=1e-12)
+    xt = ag.Tensor(x, requires_grad=True)
+    assert ag.gradcheck(lambda x: conv(x), [xt])
+
+
+def test_errors_name_the_problem() -> None:
+    x = ag.Tensor(np.zeros((1, 4, 5, 5)))
+    with pytest.raises(ValueError, match="conv2d.*channels"):
+        F.conv2d(x, np.zeros((2, 3, 3, 3)))
+    with pytest.raises(ValueError, match="conv2d.*4-d"):
+        F.conv2d(x, np.zeros((2, 4, 3)))
+    with pytest.raises(ValueError, match="strided"):
+        F.conv2d(x, np.zeros((2, 4, 3, 3)), stride=2, padding="same")
+    with pytest.raises(ValueError, match="does not fit"):
+        F.conv2d(x, np.zeros((2, 4, 7, 7)))
+    with pytest.raises(ValueError, match="bias"):
+        F.conv2d(x, np.zeros((2, 4, 3, 3)), bias=np.zeros(3))
+    with pytest.raises(ValueError, match="padding"):
+        F.conv2d(x, np.zeros((2, 4, 3, 3)), padding="full")
+    with pytest.raises(TypeError, match="dtype"):
+        F.conv2d(x.astype(np.float32), np.zeros((2, 4, 3, 3)))
+    with pytest.raises(ValueError, match="divisible by groups"):
+        nn.Conv2d(4, 6, 3, groups=4)
+    with pytest.raises(ValueError, match="padding_mode"):
+        nn.Conv2d(4, 6, 3, padding_mode="mirror")
