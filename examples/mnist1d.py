@@ -1,7 +1,7 @@
 """The main job: the MNIST-1D benchmark (Greydanus, 2020), trained with this library.
 
     python -m examples.mnist1d                    # the paper's MLP, 3 seeds
-    python -m examples.mnist1d --model cnn gru    # other rows of the paper's table
+    python -m examples.mnist1d --model cnn gru    # other rows of the paper's table (published 94%, 91%)
     python -m examples.mnist1d --seeds 1 --steps 1000
 
 The dataset is generated locally with the `mnist1d` package (4,000 train / 1,000 test,
@@ -46,7 +46,36 @@ class MLP(nn.Module):
         return self.linear3(h)
 
 
-MODELS: dict[str, Callable[[], nn.Module]] = {"mlp": MLP}
+class CNN(nn.Module):
+    """The paper's CNN: three stride-2 Conv1d layers (25 channels, ReLU), then a linear classifier."""
+
+    def __init__(self, output_size: int = 10, channels: int = 25) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv1d(1, channels, 5, stride=2, padding=1)  # 40 -> 19
+        self.conv2 = nn.Conv1d(channels, channels, 3, stride=2, padding=1)  # 19 -> 10
+        self.conv3 = nn.Conv1d(channels, channels, 3, stride=2, padding=1)  # 10 -> 5
+        self.linear = nn.Linear(channels * 5, output_size)
+
+    def forward(self, x: ag.Tensor) -> ag.Tensor:
+        h = x.reshape(x.shape[0], 1, x.shape[-1])
+        h = self.conv3(self.conv2(self.conv1(h).relu()).relu()).relu()
+        return self.linear(h.reshape(h.shape[0], -1))
+
+
+class GRU(nn.Module):
+    """The paper's GRU: a bidirectional GRU (hidden 6) over the 40 steps, all outputs to a linear layer."""
+
+    def __init__(self, output_size: int = 10, hidden_size: int = 6, steps: int = 40) -> None:
+        super().__init__()
+        self.gru = nn.GRU(1, hidden_size, batch_first=True, bidirectional=True)
+        self.linear = nn.Linear(2 * hidden_size * steps, output_size)
+
+    def forward(self, x: ag.Tensor) -> ag.Tensor:
+        output, _ = self.gru(x.reshape(x.shape[0], x.shape[1], 1))
+        return self.linear(output.reshape(output.shape[0], -1))
+
+
+MODELS: dict[str, Callable[[], nn.Module]] = {"mlp": MLP, "cnn": CNN, "gru": GRU}
 
 
 def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
