@@ -23,20 +23,20 @@ import autograd_core as ag
 import nn
 from autograd_core import Tensor
 
-OUT = Path(__file__).resolve().parent.parent / "docs" / "graphs"
+DEFAULT_OUT = Path(__file__).resolve().parent.parent / "docs" / "graphs"
 
 
-def _save(name: str, root: Tensor, **options: object) -> float:
+def _save(out: Path, name: str, root: Tensor, **options: object) -> float:
     start = time.perf_counter()
     graph = ag.draw_graph(root, **options)
     elapsed = time.perf_counter() - start
-    graph.render(OUT / name, format="svg", cleanup=True)
+    graph.render(out / name, format="svg", cleanup=True)
     ops = sum(1 for line in graph.body if "->" in line and "legend" not in line)
     print(f"{name}.svg: {ops} edges, drawn in {elapsed * 1e3:.1f} ms")
     return elapsed
 
 
-def neuron() -> None:
+def neuron(out: Path) -> None:
     x1, x2 = Tensor(2.0), Tensor(0.0)
     w1, w2 = Tensor(-3.0, requires_grad=True), Tensor(1.0, requires_grad=True)
     b = Tensor(6.8813735870195432, requires_grad=True)
@@ -45,20 +45,20 @@ def neuron() -> None:
     out = (x1 * w1 + x2 * w2 + b).tanh()
     out.name = "o"
     out.backward(retain_graph=True)
-    _save("neuron", out, show_grad=True, legend=False)
+    _save(out, "neuron", out, show_grad=True, legend=False)
 
 
-def mlp() -> None:
+def mlp(out: Path) -> None:
     nn.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
     x = Tensor(np.random.default_rng(0).standard_normal((16, 4)).astype(np.float32))
     x.name = "x"
     loss = nn.CrossEntropyLoss()(model(x), np.arange(16) % 3)
     loss.backward(retain_graph=True)
-    _save("mlp", loss, params=model, show_grad=True)
+    _save(out, "mlp", loss, params=model, show_grad=True)
 
 
-def transformer() -> float:
+def transformer(out: Path) -> float:
     nn.manual_seed(0)
 
     class Classifier(nn.Module):
@@ -75,25 +75,25 @@ def transformer() -> float:
     x = Tensor(np.random.default_rng(0).standard_normal((4, 10, 32)).astype(np.float32))
     loss = nn.CrossEntropyLoss()(model(x), np.arange(4))
     # Depth 0 is the Classifier, 1 its encoder, 2 the encoder's layers: fold each layer.
-    return _save("transformer_collapsed", loss, params=model, max_depth=2)
+    return _save(out, "transformer_collapsed", loss, params=model, max_depth=2)
 
 
-def gru() -> None:
+def gru(out: Path) -> None:
     nn.manual_seed(0)
     cell = nn.GRUCell(3, 5)
     h = Tensor(np.zeros((2, 5), dtype=np.float32))
     xs = np.random.default_rng(0).standard_normal((12, 2, 3)).astype(np.float32)
     for x in xs:
         h = cell(Tensor(x), h)
-    _save("gru_collapsed", (h * h).sum(), params=cell, collapse=[cell])
+    _save(out, "gru_collapsed", (h * h).sum(), params=cell, collapse=[cell])
 
 
-def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    neuron()
-    mlp()
-    transformer()
-    gru()
+def main(out: Path = DEFAULT_OUT) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    neuron(out)
+    mlp(out)
+    transformer(out)
+    gru(out)
     big = nn.Sequential(*[nn.Sequential(nn.Linear(16, 16), nn.Tanh()) for _ in range(400)])
     loss = big(Tensor(np.ones((2, 16), dtype=np.float32))).sum()
     start = time.perf_counter()
