@@ -42,10 +42,10 @@ def neuron(out: Path) -> None:
     b = Tensor(6.8813735870195432, requires_grad=True)
     for t, name in ((x1, "x1"), (x2, "x2"), (w1, "w1"), (w2, "w2"), (b, "b")):
         t.name = name
-    out = (x1 * w1 + x2 * w2 + b).tanh()
-    out.name = "o"
-    out.backward(retain_graph=True)
-    _save(out, "neuron", out, show_grad=True, legend=False)
+    o = (x1 * w1 + x2 * w2 + b).tanh()
+    o.name = "o"
+    o.backward(retain_graph=True)
+    _save(out, "neuron", o, show_grad=True, legend=False)
 
 
 def mlp(out: Path) -> None:
