@@ -189,6 +189,7 @@ def _build(
     # stands for a module, so all calls of that module (an unrolled RNN cell) share it;
     # `call` remembers which call each folded op came from.
     where: dict[int, str] = {}
+    box_names: dict[tuple[int, ...], str] = {}  # owner chain -> "m<k>", numbered in order
     call: dict[int, int] = {}
     folded: dict[str, list[Any]] = {}  # box id -> [owner, op count]
     for t in tensors:
@@ -202,7 +203,8 @@ def _build(
         if point is None:
             where[id(t)] = ident[id(t)]
             continue
-        box = "m" + "_".join(str(id(o)) for o in owners[: point + 1])
+        key = tuple(id(o) for o in owners[: point + 1])
+        box = box_names.setdefault(key, f"m{len(box_names)}")
         where[id(t)] = box
         call[id(t)] = id(frames[point])
         info = folded.setdefault(box, [frames[: point + 1], 0])
@@ -332,14 +334,15 @@ def _body(graph: _Graph, legend: bool) -> list[str]:
     tree: dict[tuple[int, ...], list[_Node]] = {}
     for node in graph.nodes.values():
         tree.setdefault(node.cluster, []).append(node)
-    prefixes = set()
+    prefixes: dict[tuple[int, ...], None] = {}  # first-seen order, so the output is deterministic
     for path in tree:
         for i in range(1, len(path) + 1):
-            prefixes.add(path[:i])
+            prefixes.setdefault(path[:i])
     children: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
-    for path in sorted(prefixes, key=len):
+    for path in sorted(prefixes, key=len):  # stable: keeps first-seen order within a depth
         children.setdefault(path[:-1], []).append(path)
 
+    cluster_names: dict[tuple[int, ...], int] = {}  # numbered in order: deterministic output
     lines: list[str] = []
     stack: list[tuple[tuple[int, ...], bool]] = [((), False)]
     while stack:
@@ -349,7 +352,7 @@ def _body(graph: _Graph, legend: bool) -> list[str]:
             continue
         if path:
             label = html.escape(graph.scope_names.get(path[-1], "?"))
-            lines.append(f"subgraph cluster_{'_'.join(map(str, path))} {{")
+            lines.append(f"subgraph cluster_{cluster_names.setdefault(path, len(cluster_names))} {{")
             lines.append(f'label=<<I>{label}</I>>; style="rounded,dashed"; color="#0072B2"; fontcolor="#0072B2";')
             stack.append((path, True))
         lines.extend(_node_line(n) for n in tree.get(path, []))
