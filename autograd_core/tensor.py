@@ -39,12 +39,15 @@ def _to_array(data: Any) -> np.ndarray:
         raise TypeError(f"Tensor: cannot convert {type(data).__name__} to an array: {exc}") from None
     if arr.dtype == np.float64:  # built from Python floats, not from a float64 array
         return arr.astype(dtypes.get_default_dtype())
-    if arr.dtype.kind not in "biufc":
-        raise TypeError(
-            f"Tensor: data must be numeric (bool, int, float or complex), got dtype {arr.dtype} "
-            f"from {type(data).__name__}"
-        )
+    _check_numeric(arr.dtype, type(data).__name__)
     return arr
+
+
+def _check_numeric(dtype: np.dtype, source: str) -> None:
+    if dtype.kind not in "biufc":
+        raise TypeError(
+            f"Tensor: data must be numeric (bool, int, float or complex), got dtype {dtype} from {source}"
+        )
 
 
 def _check_can_require_grad(dtype: np.dtype, where: str) -> None:
@@ -82,7 +85,16 @@ class Tensor:
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         arr = data.data if isinstance(data, Tensor) else _to_array(data)
         if dtype is not None:
-            arr = arr.astype(dtype, copy=False)
+            try:
+                dtype = np.dtype(dtype)
+            except TypeError as exc:
+                raise TypeError(f"Tensor: dtype {dtype!r} is not a NumPy dtype: {exc}") from None
+            try:
+                arr = arr.astype(dtype, copy=False)
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise ValueError(f"Tensor: cannot convert data of dtype {arr.dtype} to dtype {dtype}: {exc}") from None
+        if arr.dtype.kind not in "biufc":  # also ndarrays and the dtype argument
+            _check_numeric(arr.dtype, type(data).__name__ if dtype is None else f"dtype={dtype}")
         if requires_grad:
             _check_can_require_grad(arr.dtype, "Tensor")
         self.data = arr
@@ -483,6 +495,8 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
     if like is not None and type(x) in _SCALARS:
         return _new(np.asarray(x, dtype=np.result_type(like.data, x)))
     if isinstance(x, np.ndarray):
+        if x.dtype.kind not in "biufc":  # object, str, datetime: no arithmetic to differentiate
+            raise TypeError(f"expected numeric data (bool, int, float or complex), got an array of dtype {x.dtype}")
         return _new(x)
     return Tensor(x)
 

@@ -79,6 +79,25 @@ def _as_array(value: Any) -> np.ndarray:
     return value.data if isinstance(value, Tensor) else np.asarray(value)
 
 
+def _name_error(module: Module, exc: Exception) -> Exception:
+    """`exc` with the failing layer's class name in front of its message.
+
+    Errors from deep inside an op ("reshape: cannot reshape ...") then say which layer
+    was being called; outer modules add the path, "Sequential > Linear: linear: ...".
+    """
+    layer = type(module).__name__
+    message = str(exc)
+    kind = TypeError if isinstance(exc, TypeError) else ValueError
+    if getattr(exc, "_nn_named", False):  # raised in a sublayer: show the path to it
+        named = kind(f"{layer} > {message}")
+    elif message.startswith(layer) and type(exc) is kind:
+        named = exc
+    else:
+        named = kind(f"{layer}: {message}")
+    named._nn_named = True  # type: ignore[attr-defined]
+    return named.with_traceback(exc.__traceback__)
+
+
 class Module:
     """Base class of every layer and model: subclass it, assign layers in `__init__`, write `forward`."""
 
@@ -107,6 +126,10 @@ class Module:
         state.scope = ScopeFrame(self, previous)
         try:
             return self.forward(*args, **kwargs)
+        except (TypeError, ValueError) as exc:
+            if type(exc) not in (TypeError, ValueError):
+                raise  # a subclass (the caller's own, CheckpointError, ...) keeps its type
+            raise _name_error(self, exc) from None
         finally:
             state.scope = previous
 

@@ -233,6 +233,19 @@ def save_checkpoint(
     _save_arrays(arrays, path, meta)
 
 
+def _training_state(meta: Mapping[str, str], key: str, path: str, fields: tuple[str, ...]) -> dict[str, Any]:
+    """The JSON object stored under metadata `key`, with `fields` present, or a CheckpointError."""
+    try:
+        value = json.loads(meta[key])
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"load_checkpoint: '{path}' has malformed {key} metadata (corrupted): {exc}") from None
+    if not isinstance(value, dict) or not all(f in value for f in fields):
+        raise CheckpointError(
+            f"load_checkpoint: '{path}' has malformed {key} metadata (corrupted): expected an object with {fields}"
+        )
+    return value
+
+
 def load_checkpoint(
     path: str | os.PathLike[str],
     model: Any,
@@ -251,18 +264,25 @@ def load_checkpoint(
     if optimizer is not None:
         if "nn.optimizer" not in meta:
             raise ValueError(f"load_checkpoint: '{path}' holds no optimizer state")
-        saved = json.loads(meta["nn.optimizer"])
+        saved = _training_state(meta, "nn.optimizer", path, ("class", "param_groups", "scalars"))
         if saved["class"] != type(optimizer).__name__:
             raise ValueError(
                 f"load_checkpoint: '{path}' holds {saved['class']} state, "
                 f"cannot load it into {type(optimizer).__name__}"
             )
-        state: dict[int, dict[str, Any]] = {int(i): dict(v) for i, v in saved["scalars"].items()}
-        for key, value in arrays.items():
-            if key.startswith("optimizer.state."):
-                idx, name = key[len("optimizer.state.") :].split(".", 1)
-                state.setdefault(int(idx), {})[name] = value
+        try:
+            state: dict[int, dict[str, Any]] = {int(i): dict(v) for i, v in saved["scalars"].items()}
+            for key, value in arrays.items():
+                if key.startswith("optimizer.state."):
+                    idx, name = key[len("optimizer.state.") :].split(".", 1)
+                    state.setdefault(int(idx), {})[name] = value
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise CheckpointError(
+                f"load_checkpoint: '{path}' has malformed optimizer state (corrupted): {exc}"
+            ) from None
         groups = saved["param_groups"]
+        if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+            raise CheckpointError(f"load_checkpoint: '{path}' has malformed optimizer param_groups (corrupted)")
         for saved_group, group in zip(groups, optimizer.param_groups):
             for k, v in saved_group.items():  # JSON turned tuples (betas) into lists
                 if isinstance(group.get(k), tuple) and isinstance(v, list):
@@ -271,7 +291,9 @@ def load_checkpoint(
     if scheduler is not None:
         if "nn.scheduler" not in meta:
             raise ValueError(f"load_checkpoint: '{path}' holds no scheduler state")
-        scheduler.load_state_dict(json.loads(meta["nn.scheduler"])["state"])
+        scheduler.load_state_dict(_training_state(meta, "nn.scheduler", path, ("class", "state"))["state"])
     epoch = meta.pop("nn.epoch", None)
+    if epoch is not None and not epoch.lstrip("-").isdigit():
+        raise CheckpointError(f"load_checkpoint: '{path}' has a malformed epoch {epoch!r} (corrupted)")
     user_meta = {k: v for k, v in meta.items() if not k.startswith(_RESERVED_PREFIX)}
     return {"epoch": None if epoch is None else int(epoch), "metadata": user_meta}

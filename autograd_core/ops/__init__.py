@@ -2,6 +2,7 @@
 
 from types import ModuleType as _ModuleType
 
+from ._util import named_errors as _named_errors
 from .arithmetic import (
     add,
     divide,
@@ -55,3 +56,8 @@ from .windows import fold, sliding_windows
 
 # The op functions only: not the family submodules, so `ag.shape` etc. never name a module.
 __all__ = [name for name, value in globals().items() if not name.startswith("_") and not isinstance(value, _ModuleType)]
+
+# Every public op reports errors under its own name (see `named_errors`).
+for _name in __all__:
+    globals()[_name] = _named_errors(globals()[_name])
+del _name

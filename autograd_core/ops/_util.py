@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import operator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,17 +18,24 @@ def normalize_axes(axis: Any, ndim: int, op: str) -> tuple[int, ...]:
     out = []
     for a in items:
         try:
-            a = int(a)  # also accepts NumPy integers, rejects floats below
+            a = operator.index(a)  # ints and NumPy integers; floats, strings and None are refused
         except TypeError:
             raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}") from None
-        if isinstance(items[0], float):
-            raise TypeError(f"{op}: axis must be an int, got {axis!r}")
-        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+        if not (a in (0, -1) if ndim == 0 else -ndim <= a < ndim):  # a 0-d array takes 0 and -1
             raise ValueError(f"{op}: axis {a} is out of bounds for an array of dimension {ndim}")
         out.append(a % ndim if ndim else 0)
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis!r}")
     return tuple(sorted(out)) if ndim else ()
+
+
+def normalize_axis(axis: Any, ndim: int, op: str) -> int:
+    """One existing axis of an array with `ndim` >= 1 dimensions, as a non-negative int."""
+    if ndim == 0:
+        raise ValueError(f"{op}: axis {axis!r} is out of bounds for a 0-d array")
+    if axis is None or isinstance(axis, (tuple, list)):
+        raise TypeError(f"{op}: axis must be an int, got {axis!r}")
+    return normalize_axes(axis, ndim, op)[0]
 
 
 def kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
@@ -41,3 +51,33 @@ def expand_reduced(g: Any, shape: tuple[int, ...], axes: tuple[int, ...]) -> Any
 def keep(g: Any, shape: tuple[int, ...], axes: tuple[int, ...]) -> Any:
     """Reshape a reduced value to its keepdims form, so it broadcasts against the input."""
     return g.reshape(kept_shape(shape, axes))
+
+
+def named_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Make every TypeError/ValueError/IndexError escaping the op `fn` start with its name.
+
+    Errors raised deep inside NumPy ("invalid literal for int()", "ufunc 'add' did not
+    contain a loop") then still say which op failed; NumPy's AxisError and
+    UFuncTypeError become plain ValueError/TypeError. Costs nothing unless it raises.
+    """
+    name = fn.__name__
+    prefix = name + ":"
+
+    @functools.wraps(fn)
+    def op(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (TypeError, ValueError, IndexError, OverflowError) as exc:
+            message = str(exc)
+            if message.startswith(prefix) and type(exc) in (TypeError, ValueError, IndexError):
+                raise
+            kind = (
+                TypeError if isinstance(exc, TypeError)
+                else IndexError if type(exc) is IndexError
+                else ValueError  # also AxisError (a ValueError and an IndexError) and OverflowError
+            )
+            if not message.startswith(prefix):
+                message = f"{name}: {message}"
+            raise kind(message).with_traceback(exc.__traceback__) from None
+
+    return op

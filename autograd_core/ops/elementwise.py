@@ -29,7 +29,8 @@ def _unary(name: str, fn: Callable[[np.ndarray], np.ndarray], vjp: Vjp, doc: str
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     # exp(-log(1 + exp(-x))) never overflows and keeps relative precision for x << 0.
-    return np.exp(-np.logaddexp(0, -x))
+    with np.errstate(invalid="ignore"):  # NaN in gives NaN out, silently, like np.exp
+        return np.exp(-np.logaddexp(0, -x))
 
 
 exp = _unary("exp", np.exp, lambda g, y, x: g * y, "e**x.")

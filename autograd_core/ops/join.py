@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..tensor import Tensor, as_tensor, make_result
-from ._util import normalize_axes
+from ._util import normalize_axis
 from .indexing import getitem
 
 
 def _tensors(seq: Sequence[Any], op: str) -> tuple[Tensor, ...]:
+    if isinstance(seq, (Tensor, np.ndarray)) or not isinstance(seq, Iterable):
+        raise TypeError(f"{op}: expected a sequence of arrays, got {type(seq).__name__}")
     items = list(seq)
     if not items:
         raise ValueError(f"{op}: need at least one array")
@@ -34,7 +36,7 @@ def concatenate(seq: Sequence[Any], axis: int = 0) -> Tensor:
     except (ValueError, np.exceptions.AxisError):
         shapes = ", ".join(str(x.shape) for x in xs)
         raise ValueError(f"concatenate: cannot join shapes {shapes} along axis {axis}") from None
-    ax = normalize_axes(axis, xs[0].ndim, "concatenate")[0]
+    ax = normalize_axis(axis, xs[0].ndim, "concatenate")
     bounds = np.cumsum([0] + [x.shape[ax] for x in xs])
     vjps = tuple(_take(ax, slice(int(lo), int(hi))) for lo, hi in zip(bounds[:-1], bounds[1:]))
     return make_result(data, "concatenate", xs, vjps)
@@ -48,14 +50,14 @@ def stack(seq: Sequence[Any], axis: int = 0) -> Tensor:
     except (ValueError, np.exceptions.AxisError):
         shapes = ", ".join(str(x.shape) for x in xs)
         raise ValueError(f"stack: cannot stack shapes {shapes} along axis {axis}") from None
-    ax = normalize_axes(axis, data.ndim, "stack")[0]
+    ax = normalize_axis(axis, data.ndim, "stack")
     return make_result(data, "stack", xs, tuple(_take(ax, i) for i in range(len(xs))))
 
 
 def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
     """Split into pieces along `axis`, as `np.split`; each piece is a differentiable slice."""
     x = as_tensor(x)
-    ax = normalize_axes(axis, x.ndim, "split")[0]
+    ax = normalize_axis(axis, x.ndim, "split")
     n = x.shape[ax]
     if isinstance(indices_or_sections, (int, np.integer)):
         sections = int(indices_or_sections)
@@ -74,11 +76,14 @@ def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0
     """Pad like `np.pad`. Modes: constant (with `constant_values`), edge, reflect, symmetric, wrap."""
     x = as_tensor(x)
     try:
-        widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2))
+        raw = np.asarray(pad_width, dtype=np.int64)
+        widths = np.broadcast_to(raw, (x.ndim, 2))
     except ValueError:
         raise ValueError(f"pad: pad_width {pad_width!r} does not fit an array of shape {x.shape}") from None
-    if (widths < 0).any():
+    if (raw < 0).any():
         raise ValueError(f"pad: pad_width {pad_width!r} has negative entries")
+    if x.ndim == 0:  # nothing to pad (np.pad itself fails on the empty width table)
+        return getitem(x, ...)
     if mode == "constant":
         data = np.pad(x.data, widths, mode="constant", constant_values=constant_values)
         inner = tuple(slice(int(lo), int(lo) + n) for (lo, _), n in zip(widths, x.shape))

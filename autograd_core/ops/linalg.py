@@ -56,6 +56,8 @@ def dot(a: Any, b: Any) -> Tensor:
         return multiply(a, b)
     if b.ndim <= 2:
         return matmul(a, b)
+    if a.shape[-1] != b.shape[-2]:  # einsum would broadcast a size-1 axis; np.dot never does
+        raise ValueError(f"dot: shapes {a.shape} and {b.shape} are not aligned ({a.shape[-1]} != {b.shape[-2]})")
     letters = iter(string.ascii_letters)
     sa = "".join(next(letters) for _ in range(a.ndim))
     sb = "".join(next(letters) for _ in range(b.ndim))
@@ -134,6 +136,8 @@ def _einsum_vjp(i: int, labels: list[str], out: str, sizes: dict[str, int]) -> A
 
 def einsum(subscripts: str, *operands: Any, optimize: Any = None) -> Tensor:
     """Einstein summation as `np.einsum` (implicit or explicit output, `...`, repeated labels)."""
+    if not isinstance(subscripts, str):
+        raise TypeError(f"einsum: subscripts must be a string such as 'ij,jk->ik', got {subscripts!r}")
     first = next((t for t in operands if isinstance(t, Tensor)), None)
     xs = [as_tensor(t, first) for t in operands]
     labels, out = _parse(subscripts, [x.shape for x in xs])

@@ -74,8 +74,8 @@ def _extreme(name: str, fn: Any) -> Any:
     def op(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
         x = as_tensor(x)
         axes = normalize_axes(axis, x.ndim, name)
-        if x.size == 0:
-            raise ValueError(f"{name}: zero-size array {x.shape} has no {name}imum")
+        if any(x.shape[a] == 0 for a in axes):
+            raise ValueError(f"{name}: zero-size array {x.shape} has no {name}imum along axis {axis!r}")
         data = fn(x.data, axis=axes, keepdims=keepdims)
 
         def vjp(g: Any, y: Any, x: Any) -> Any:

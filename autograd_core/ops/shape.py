@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ..tensor import Tensor, as_tensor, make_result
-from ._util import normalize_axes
+from ._util import normalize_axes, normalize_axis
 
 
 def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    return tuple(int(n) for n in shape)
+    try:
+        return tuple(operator.index(n) for n in shape)
+    except TypeError:
+        raise TypeError(f"reshape: shape must be ints, got {shape!r}") from None
 
 
 def _reshaped(x: Tensor, shape: Any, op: str) -> Tensor:
@@ -62,8 +66,13 @@ def transpose(x: Any, *axes: Any) -> Tensor:
     """Permute axes (reverse them when none are given), like `ndarray.transpose`."""
     x = as_tensor(x)
     if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+        explicit_empty = axes[0] is not None and len(axes[0]) == 0
         axes = () if axes[0] is None else tuple(axes[0])
-    perm = tuple(int(a) % max(x.ndim, 1) for a in axes) if axes else tuple(reversed(range(x.ndim)))
+    else:
+        explicit_empty = False
+    if explicit_empty and x.ndim:  # transpose(x, ()) fits 0-d arrays only; transpose(x) reverses
+        raise ValueError(f"transpose: axes () are not a permutation of the {x.ndim} axes of shape {x.shape}")
+    perm = tuple(normalize_axis(a, x.ndim, "transpose") for a in axes) if axes else tuple(reversed(range(x.ndim)))
     if sorted(perm) != list(range(x.ndim)):
         raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
     inverse = tuple(np.argsort(perm))
@@ -73,14 +82,17 @@ def transpose(x: Any, *axes: Any) -> Tensor:
 def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
     """Exchange two axes."""
     x = as_tensor(x)
-    a1, a2 = (normalize_axes(a, x.ndim, "swapaxes")[0] for a in (axis1, axis2))
+    a1, a2 = (normalize_axis(a, x.ndim, "swapaxes") for a in (axis1, axis2))
     return make_result(x.data.swapaxes(a1, a2), "swapaxes", (x,), (lambda g, y, x: g.swapaxes(a1, a2),))
 
 
 def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
     """Repeat values along new or size-1 axes; the gradient sums them back."""
     x = as_tensor(x)
-    shape = tuple(int(n) for n in (shape if isinstance(shape, (tuple, list)) else (shape,)))
+    try:
+        shape = tuple(operator.index(n) for n in (shape if isinstance(shape, (tuple, list)) else (shape,)))
+    except TypeError:
+        raise TypeError(f"broadcast_to: shape must be an int or a tuple of ints, got {shape!r}") from None
     try:
         data = np.broadcast_to(x.data, shape)
     except ValueError:

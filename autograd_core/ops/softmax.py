@@ -7,21 +7,29 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor, as_tensor, make_result
-from ._util import expand_reduced, keep, normalize_axes
+from ._util import expand_reduced, keep, kept_shape, normalize_axes
+
+
+def _shift(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """The per-slice maximum (0 where it is not finite, or the slice is empty), kept dims."""
+    if x.size == 0:  # np.max has no identity; an empty slice needs no shift
+        return np.zeros(kept_shape(x.shape, axes), dtype=x.dtype)
+    m = np.max(x, axis=axes, keepdims=True)
+    return np.where(np.isfinite(m), m, 0)  # an all -inf slice stays -inf rather than NaN
 
 
 def _shifted(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
-    m = np.max(x, axis=axes, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)  # an all -inf slice stays -inf rather than NaN
-    return x - m
+    with np.errstate(invalid="ignore"):  # inf - inf in a slice holding +inf is NaN, silently
+        return x - _shift(x, axes)
 
 
 def softmax(x: Any, axis: Any = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along `axis`."""
     x = as_tensor(x)
     axes = normalize_axes(axis, x.ndim, "softmax")
-    e = np.exp(_shifted(x.data, axes))
-    data = e / np.sum(e, axis=axes, keepdims=True)
+    with np.errstate(over="ignore", invalid="ignore"):  # a slice holding +inf is NaN, silently
+        e = np.exp(_shifted(x.data, axes))
+        data = e / np.sum(e, axis=axes, keepdims=True)
 
     def vjp(g: Any, y: Any, x: Any) -> Any:
         return y * (g - (g * y).sum(axis=axes, keepdims=True))
@@ -34,7 +42,8 @@ def log_softmax(x: Any, axis: Any = -1) -> Tensor:
     x = as_tensor(x)
     axes = normalize_axes(axis, x.ndim, "log_softmax")
     z = _shifted(x.data, axes)
-    data = z - np.log(np.sum(np.exp(z), axis=axes, keepdims=True))
+    with np.errstate(all="ignore"):  # empty, all -inf or +inf slices: log(0), -inf - -inf, exp(inf)
+        data = z - np.log(np.sum(np.exp(z), axis=axes, keepdims=True))
 
     def vjp(g: Any, y: Any, x: Any) -> Any:
         return g - np.exp(y) * g.sum(axis=axes, keepdims=True)
@@ -46,9 +55,8 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """log(sum(exp(x))) over `axis`, finite for any finite input."""
     x = as_tensor(x)
     axes = normalize_axes(axis, x.ndim, "logsumexp")
-    m = np.max(x.data, axis=axes, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)
-    with np.errstate(divide="ignore"):  # log(0) = -inf for an all -inf slice, as NumPy/SciPy
+    m = _shift(x.data, axes)
+    with np.errstate(all="ignore"):  # log(0) = -inf for an all -inf slice (as SciPy); +inf slices are inf/NaN
         data = np.log(np.sum(np.exp(x.data - m), axis=axes, keepdims=True)) + m
     if not keepdims:
         data = data.reshape([n for i, n in enumerate(x.shape) if i not in axes])

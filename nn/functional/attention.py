@@ -173,15 +173,16 @@ def _rows(x: Tensor) -> tuple[Tensor, bool]:
     projections are single 2-D matmuls on contiguous data either way.
     """
     if x.data.flags.c_contiguous or not x.data.swapaxes(0, 1).flags.c_contiguous:
-        return x.reshape(-1, x.shape[-1]), True
-    return x.swapaxes(0, 1).reshape(-1, x.shape[-1]), False
+        return x.reshape(x.shape[0] * x.shape[1], x.shape[-1]), True
+    return x.swapaxes(0, 1).reshape(x.shape[0] * x.shape[1], x.shape[-1]), False
 
 
 def _split_heads(rows: Tensor, n: int, n_b: int, n_heads: int, seq_first: bool) -> Tensor:
     """Projected rows -> (B, heads, N, head_dim), PyTorch's split (head h owns features h*d .. h*d+d-1)."""
+    d = rows.shape[-1] // n_heads  # explicit, as -1 is ambiguous for an empty batch
     if seq_first:
-        return rows.reshape(n, n_b, n_heads, -1).transpose(1, 2, 0, 3)
-    return rows.reshape(n_b, n, n_heads, -1).transpose(0, 2, 1, 3)
+        return rows.reshape(n, n_b, n_heads, d).transpose(1, 2, 0, 3)
+    return rows.reshape(n_b, n, n_heads, d).transpose(0, 2, 1, 3)
 
 
 def multi_head_attention_forward(

@@ -1,14 +1,22 @@
-"""`conv1d` and `conv2d`: im2col as a strided view, then one batched matrix product.
+"""`conv1d` and `conv2d`: im2col through a strided view, then one batched matrix product.
 
-The input (padded if asked) is viewed as windows `(N, C, *K, *O)` by
-`ag.sliding_windows`; one reshape copies them into columns `(N, G, C/G * prod(K), prod(O))`
-and one `matmul` with the weight `(G, out/G, C/G * prod(K))` gives `(N, G, out/G, prod(O))`,
-already in PyTorch's channel-first layout. Groups (depthwise included) ride along as a
-batch axis of the product, so no Python loop runs over groups, batch or pixels. The
-backward is the product's rule plus `fold` (col2im: one slice add per kernel offset),
-all differentiable ops, so gradients of any order work.
+The padded input is viewed as windows (`numpy.lib.stride_tricks.as_strided`, no copy);
+one reshape copies them into columns `(N, G, C/G * prod(K), P)` and one `matmul` with
+the weight `(G, out/G, C/G * prod(K))` gives `(N, G, out/G, P)`, already in PyTorch's
+channel-first layout. Groups (depthwise included) ride along as a batch axis of the
+product, so no Python loop runs over groups, batch or pixels; loops run over kernel
+offsets only.
+
+With unit stride the windows are taken over the *flattened* padded image: every row of
+the columns is then one contiguous run, and col2im in the backward is one contiguous
+add per kernel offset. Outputs are computed on the padded grid's full width and the
+surplus columns are cropped (a few percent more arithmetic, much cheaper copies).
+Other strides use the plain window view and a strided slice add per offset.
+
+The whole convolution is one recorded op (`_conv_op`). Its first-order backward is
+NumPy; under `create_graph` it is built from `ag.sliding_windows`, `ag.fold`, `ag.pad`
+and `ag.matmul`, so gradients of any order work.
 """
-
 from __future__ import annotations
 
 import itertools

@@ -40,7 +40,8 @@ def _check_reduction(reduction: str, where: str) -> None:
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
     if reduction == "mean":
-        return loss.mean()
+        # An empty batch has mean NaN, as in PyTorch, without NumPy's "Mean of empty slice" warning.
+        return loss.mean() if loss.size else loss.sum() + np.nan
     if reduction == "sum":
         return loss.sum()
     return loss
@@ -54,13 +55,23 @@ def _check_same_shape(x: Tensor, t: Any, where: str) -> None:
         )
 
 
+def _target_array(target: Any, x: Tensor, where: str) -> np.ndarray:
+    """A constant target as an array of x's dtype; complex, None and strings are refused, not cast."""
+    raw = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if raw.dtype.kind not in "biuf":  # a cast would drop an imaginary part or turn None into NaN
+        raise TypeError(f"{where}: the target must hold real numbers, got dtype {raw.dtype}")
+    return raw.astype(x.dtype, copy=False)
+
+
 def _float_target(target: Any, x: Tensor, where: str) -> Tensor:
     """A target Tensor as given (cast if needed, keeping its graph), else a constant of x's dtype."""
     if isinstance(target, Tensor):
+        if target.dtype.kind not in "biuf":
+            raise TypeError(f"{where}: the target must hold real numbers, got dtype {target.dtype}")
         t = target if target.dtype == x.dtype else ag.astype(target, x.dtype)
     else:
         try:
-            t = Tensor(np.asarray(target, dtype=x.dtype))
+            t = Tensor(_target_array(target, x, where))
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{where}: cannot use {type(target).__name__} as a target: {exc}") from None
     _check_same_shape(x, t, where)
@@ -115,7 +126,7 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None, *, reducti
     """
     _check_reduction(reduction, "binary_cross_entropy")
     x = _float_input(input, "binary_cross_entropy")
-    t = np.asarray(target.data if isinstance(target, Tensor) else target, dtype=x.dtype)
+    t = _target_array(target, x, "binary_cross_entropy")
     _check_same_shape(x, t, "binary_cross_entropy")
     if x.size and not (np.all(x.data >= 0) and np.all(x.data <= 1)):
         raise ValueError(

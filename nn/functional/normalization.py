@@ -58,6 +58,8 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
     updated in place: `(1 - momentum) * old + momentum * batch`, the variance unbiased.
     """
     x = as_tensor(input)
+    if x.dtype.kind == "c":  # the running statistics are real: a cast would drop the imaginary part
+        raise TypeError(f"batch_norm: expected a real input, got dtype {x.dtype}")
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected an input of shape (N, C, ...), got {x.shape}")
     c = x.shape[1]
@@ -106,6 +108,7 @@ def group_norm(input: Any, num_groups: int, weight: Any = None, bias: Any = None
     n, c = x.shape[:2]
     if num_groups < 1 or c % num_groups:
         raise ValueError(f"group_norm: {c} channels of input {x.shape} cannot be split into {num_groups} groups")
-    grouped = x.reshape(n, num_groups, -1)
+    group_size = c // num_groups * int(np.prod(x.shape[2:]))
+    grouped = x.reshape(n, num_groups, group_size)  # not -1, which is ambiguous for an empty batch
     out, _, _ = _normalize(grouped, (2,), eps)
     return _affine(out.reshape(x.shape), weight, bias, (1, c) + (1,) * (x.ndim - 2), "group_norm")

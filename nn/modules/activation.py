@@ -6,6 +6,7 @@ from typing import Any
 
 from autograd_core import Tensor
 
+from .. import _checks
 from ..functional import activation as F
 from ..module import Module
 
@@ -26,7 +27,7 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope = _checks.number("LeakyReLU", "negative_slope", negative_slope)
         self.inplace = inplace
 
     def forward(self, input: Any) -> Tensor:
@@ -41,7 +42,7 @@ class ELU(Module):
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
-        self.alpha = alpha
+        self.alpha = _checks.number("ELU", "alpha", alpha)
         self.inplace = inplace
 
     def forward(self, input: Any) -> Tensor:

@@ -10,7 +10,7 @@ import autograd_core as ag
 from autograd_core import Tensor
 from autograd_core.tensor import as_tensor
 
-from .. import init
+from .. import _checks, init
 from ..functional.attention import multi_head_attention_forward
 from ..module import Module, Parameter
 from .linear import Linear
@@ -44,6 +44,9 @@ class MultiheadAttention(Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
+        embed_dim = _checks.size("MultiheadAttention", "embed_dim", embed_dim)
+        num_heads = _checks.size("MultiheadAttention", "num_heads", num_heads)
+        _checks.number("MultiheadAttention", "dropout", dropout, low=0.0, high=1.0)
         if embed_dim <= 0 or num_heads <= 0 or embed_dim % num_heads:
             raise ValueError(
                 f"MultiheadAttention: embed_dim ({embed_dim}) must be positive and divisible by num_heads ({num_heads})"

@@ -12,7 +12,7 @@ from autograd_core import Tensor
 from autograd_core.ops.windows import _tuple
 from autograd_core.tensor import as_tensor
 
-from .. import init
+from .. import _checks, init
 from ..functional.conv import conv1d, conv2d, conv_padding
 from ..module import Module, Parameter
 
@@ -33,6 +33,8 @@ class _ConvNd(Module):
         nd, name = self._nd, self._name
         if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
             raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
+        in_channels = _checks.size(name, "in_channels", in_channels, minimum=1)
+        out_channels = _checks.size(name, "out_channels", out_channels, minimum=1)
         if in_channels % groups or out_channels % groups:
             raise ValueError(
                 f"{name}: in_channels={in_channels} and out_channels={out_channels} must be divisible by "
@@ -46,6 +48,9 @@ class _ConvNd(Module):
         self.kernel_size = _tuple(kernel_size, nd, "kernel_size", name)
         self.stride = _tuple(stride, nd, "stride", name)
         self.dilation = _tuple(dilation, nd, "dilation", name)
+        _checks.sizes(name, "kernel_size", self.kernel_size, nd, minimum=1)
+        _checks.sizes(name, "stride", self.stride, nd, minimum=1)
+        _checks.sizes(name, "dilation", self.dilation, nd, minimum=1)
         self.padding = padding if isinstance(padding, str) else _tuple(padding, nd, "padding", name)
         # Resolve now so a bad padding fails at construction, as in PyTorch.
         self._pads = conv_padding(self.padding, self.kernel_size, self.dilation, self.stride, name)

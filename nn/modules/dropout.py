@@ -6,6 +6,7 @@ from typing import Any
 
 from autograd_core import Tensor
 
+from .. import _checks
 from ..functional.dropout import dropout
 from ..module import Module
 
@@ -15,9 +16,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: probability has to be between 0 and 1, but got {p}")
-        self.p = p
+        self.p = _checks.number(type(self).__name__, "dropout probability", p, low=0.0, high=1.0)
         self.inplace = inplace
 
     def forward(self, input: Any) -> Tensor:

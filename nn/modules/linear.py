@@ -10,7 +10,7 @@ import numpy as np
 import autograd_core as ag
 from autograd_core import Tensor
 
-from .. import init
+from .. import _checks, init
 from ..functional.linear import linear
 from ..module import Module, Parameter
 
@@ -24,8 +24,8 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None) -> None:
         super().__init__()
-        if in_features < 0 or out_features < 0:
-            raise ValueError(f"Linear: in_features and out_features must be >= 0, got {in_features}, {out_features}")
+        in_features = _checks.size("Linear", "in_features", in_features)
+        out_features = _checks.size("Linear", "out_features", out_features)
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         dtype = np.dtype(dtype or ag.get_default_dtype())

@@ -13,6 +13,7 @@ import numpy as np
 import autograd_core as ag
 from autograd_core import Tensor
 
+from .. import _checks
 from ..functional import loss as F
 from ..module import Module
 
@@ -53,7 +54,7 @@ class HuberLoss(_Loss):
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
         super().__init__(reduction=reduction)
-        self.delta = delta
+        self.delta = _checks.number("HuberLoss", "delta", delta, low=0.0, open_low=True)
 
     def forward(self, input: Any, target: Any) -> Tensor:
         return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)

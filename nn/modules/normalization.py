@@ -14,6 +14,7 @@ import numpy as np
 import autograd_core as ag
 from autograd_core import Tensor
 
+from .. import _checks
 from ..functional.normalization import batch_norm, group_norm, layer_norm
 from ..module import Module, Parameter
 
@@ -29,7 +30,12 @@ class _BatchNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, dtype: Any = None) -> None:
         super().__init__()
-        self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
+        name = type(self).__name__
+        num_features = _checks.size(name, "num_features", num_features, minimum=1)
+        eps = _checks.number(name, "eps", eps, low=0.0)
+        if momentum is not None:
+            momentum = _checks.number(name, "momentum", momentum, low=0.0, high=1.0)
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         dt = _dtype(dtype)
         if affine:
@@ -106,7 +112,8 @@ class LayerNorm(Module):
                  bias: bool = True, dtype: Any = None) -> None:
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
-        self.normalized_shape = tuple(int(n) for n in shape)
+        self.normalized_shape = tuple(_checks.size("LayerNorm", "normalized_shape", n) for n in shape)
+        eps = _checks.number("LayerNorm", "eps", eps, low=0.0)
         self.eps, self.elementwise_affine = eps, elementwise_affine
         dt = _dtype(dtype)
         if elementwise_affine:
@@ -132,7 +139,10 @@ class GroupNorm(Module):
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
                  dtype: Any = None) -> None:
         super().__init__()
-        if num_groups < 1 or num_channels % num_groups:
+        num_groups = _checks.size("GroupNorm", "num_groups", num_groups, minimum=1)
+        num_channels = _checks.size("GroupNorm", "num_channels", num_channels)
+        eps = _checks.number("GroupNorm", "eps", eps, low=0.0)
+        if num_channels % num_groups:
             raise ValueError(f"GroupNorm: num_channels={num_channels} must be divisible by num_groups={num_groups}")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
         dt = _dtype(dtype)

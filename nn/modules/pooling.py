@@ -6,8 +6,21 @@ from typing import Any
 
 from autograd_core import Tensor
 
+from .. import _checks
 from ..functional import pooling as F
 from ..module import Module
+
+
+def _check_window(layer: Module, kernel_size: Any, stride: Any, padding: Any, dilation: Any = 1) -> None:
+    """PyTorch's rules, checked at construction: positive kernel/stride/dilation, 0 <= padding <= kernel/2."""
+    name = type(layer).__name__
+    n = 2 if name.endswith("2d") else 1
+    k = _checks.sizes(name, "kernel_size", kernel_size, n, minimum=1)
+    _checks.sizes(name, "stride", stride, n, minimum=1)
+    _checks.sizes(name, "dilation", dilation, n, minimum=1)
+    pad = _checks.sizes(name, "padding", padding, n)
+    if any(2 * p > ki for p, ki in zip(pad, k)):
+        raise ValueError(f"{name}: padding {padding!r} must be at most half of kernel_size {kernel_size!r}")
 
 
 class _MaxPoolNd(Module):
@@ -17,6 +30,7 @@ class _MaxPoolNd(Module):
         self.kernel_size, self.padding = kernel_size, padding
         self.stride = stride if stride is not None else kernel_size
         self.dilation, self.ceil_mode = dilation, ceil_mode
+        _check_window(self, kernel_size, self.stride, padding, dilation)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
@@ -46,6 +60,7 @@ class AvgPool1d(Module):
         self.kernel_size, self.padding = kernel_size, padding
         self.stride = stride if stride is not None else kernel_size
         self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+        _check_window(self, kernel_size, self.stride, padding)
 
     def forward(self, input: Any) -> Tensor:
         return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
@@ -63,6 +78,7 @@ class AvgPool2d(Module):
         self.kernel_size, self.padding = kernel_size, padding
         self.stride = stride if stride is not None else kernel_size
         self.ceil_mode, self.count_include_pad, self.divisor_override = ceil_mode, count_include_pad, divisor_override
+        _check_window(self, kernel_size, self.stride, padding)
 
     def forward(self, input: Any) -> Tensor:
         return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,

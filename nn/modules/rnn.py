@@ -17,7 +17,7 @@ import autograd_core as ag
 from autograd_core import Tensor
 from autograd_core.tensor import as_tensor
 
-from .. import init
+from .. import _checks, init
 from ..functional.dropout import dropout as _dropout
 from ..functional.linear import linear
 from ..functional.recurrent import GATES, gru_cell, lstm_cell, recurrent_sequence, rnn_relu_cell, rnn_tanh_cell
@@ -50,6 +50,10 @@ class RNNBase(Module):
         name = type(self).__name__
         if mode not in GATES:
             raise ValueError(f"{name}: unknown mode {mode!r}; expected one of {sorted(GATES)}")
+        input_size, hidden_size, num_layers = (
+            _checks.size(name, arg, v) for arg, v in
+            (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers))
+        )
         if input_size <= 0 or hidden_size <= 0 or num_layers <= 0:
             raise ValueError(
                 f"{name}: input_size, hidden_size and num_layers must be positive, got "
@@ -250,6 +254,8 @@ class RNNCellBase(Module):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype: Any = None) -> None:
         super().__init__()
+        input_size = _checks.size(type(self).__name__, "input_size", input_size)
+        hidden_size = _checks.size(type(self).__name__, "hidden_size", hidden_size)
         if input_size <= 0 or hidden_size <= 0:
             raise ValueError(f"{type(self).__name__}: sizes must be positive, got {input_size}, {hidden_size}")
         self.input_size, self.hidden_size, self.bias = int(input_size), int(hidden_size), bool(bias)

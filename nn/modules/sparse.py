@@ -9,7 +9,7 @@ import numpy as np
 import autograd_core as ag
 from autograd_core import Tensor
 
-from .. import init
+from .. import _checks, init
 from ..functional.sparse import embedding
 from ..module import Module, Parameter
 
@@ -24,7 +24,10 @@ class Embedding(Module):
         self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, dtype: Any = None
     ) -> None:
         super().__init__()
+        num_embeddings = _checks.size("Embedding", "num_embeddings", num_embeddings)
+        embedding_dim = _checks.size("Embedding", "embedding_dim", embedding_dim)
         if padding_idx is not None:
+            padding_idx = _checks.size("Embedding", "padding_idx", padding_idx, minimum=-num_embeddings)
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(
                     f"Embedding: padding_idx {padding_idx} must be within num_embeddings ({num_embeddings})"

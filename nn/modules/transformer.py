@@ -12,6 +12,7 @@ import numpy as np
 import autograd_core as ag
 from autograd_core import Tensor
 
+from .. import _checks
 from ..containers import ModuleList
 from ..functional.activation import gelu, relu
 from ..module import Module
@@ -63,6 +64,9 @@ class TransformerEncoderLayer(Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
+        _checks.size("TransformerEncoderLayer", "d_model", d_model, minimum=1)
+        _checks.size("TransformerEncoderLayer", "nhead", nhead, minimum=1)
+        _checks.size("TransformerEncoderLayer", "dim_feedforward", dim_feedforward, minimum=1)
         if isinstance(activation, str):
             if activation not in _ACTIVATIONS:
                 raise ValueError(f"TransformerEncoderLayer: activation should be 'relu' or 'gelu', not {activation!r}")
