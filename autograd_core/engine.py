@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import anomaly, grad_mode
-from .tensor import Tensor, _new
+from .tensor import Tensor, _clock, _new
 
 
 def _released_error(node: Tensor) -> RuntimeError:
@@ -28,11 +28,12 @@ def _released_error(node: Tensor) -> RuntimeError:
 
 
 def _check_versions(node: Tensor) -> None:
-    """Refuse to differentiate through values changed in place after they were saved."""
-    if node._version != 0:
+    """Refuse to differentiate through values changed in place after `node` saved them."""
+    created = node._created_at
+    if node._modified_at > created:
         changed, which = node, "its output"
     else:
-        bad = [i for i, (p, v) in enumerate(zip(node._parents, node._saved_versions)) if p._version != v]
+        bad = [i for i, p in enumerate(node._parents) if p._modified_at > created]
         if not bad:
             return
         changed, which = node._parents[bad[0]], f"input {bad[0]}"
@@ -49,6 +50,7 @@ def toposort(roots: Sequence[Tensor]) -> list[Tensor]:
     """Nodes that require grad and lead to `roots`, ordered so parents come before children."""
     order: list[Tensor] = []
     seen: set[int] = set()
+    clock = _clock
     stack: list[tuple[Tensor, bool]] = [(r, False) for r in roots if r._requires_grad]
     while stack:
         node, expanded = stack.pop()
@@ -60,7 +62,7 @@ def toposort(roots: Sequence[Tensor]) -> list[Tensor]:
         seen.add(id(node))
         if node._vjps is None and node._op is not None:
             raise _released_error(node)
-        if node._saved_versions is not None:
+        if node._created_at != clock[0] and node._op is not None:  # a write happened since
             _check_versions(node)
         stack.append((node, True))
         for p in node._parents:
@@ -167,10 +169,19 @@ def _run(
             node._vjps = None
             node._saved_data = None
 
+    # A leaf may keep the array its gradient arrived in when this pass made it: it owns
+    # its memory, is writable, and is not the seed or another leaf's gradient. Anything
+    # else (a view, a broadcast, the caller's `grad`) is copied, so `.grad` never aliases.
+    shared = {id(s) for s in seeds}
     for node, g in collect:
         value = g.data if isinstance(g, Tensor) else g
         if node.grad is None:
-            node.grad = np.array(value, dtype=node.data.dtype, copy=True)
+            flags = value.flags
+            fresh = flags.owndata and flags.writeable and id(value) not in shared
+            node.grad = value if fresh and value.dtype == node.data.dtype else np.array(
+                value, dtype=node.data.dtype, copy=True
+            )
+            shared.add(id(value))
         else:
             node.grad = node.grad + value
     return results

@@ -15,6 +15,7 @@ and functions, which dispatch to Tensor ops, so the same line serves both paths.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -72,7 +73,8 @@ class Tensor:
         "_retains_grad",
         "_version",
         "_saved_data",
-        "_saved_versions",
+        "_created_at",
+        "_modified_at",
         "_scope",
         "_site",
         "__weakref__",
@@ -107,7 +109,8 @@ class Tensor:
         self._retains_grad = False
         self._version = 0
         self._saved_data: tuple[np.ndarray, ...] | None = None
-        self._saved_versions: tuple[int, ...] | None = None
+        self._created_at = 0  # the mutation clock when an op made this tensor
+        self._modified_at = 0  # the mutation clock at this tensor's last in-place write
         self._scope: grad_mode.ScopeFrame | None = None
         self._site: str | None = None
 
@@ -164,7 +167,7 @@ class Tensor:
         wrong gradient. Assigning a new array (`t.data = new`) needs no call: saved
         values stay intact.
         """
-        self._version += 1
+        _bump(self)
         return self
 
     def __setitem__(self, index: Any, value: Any) -> None:
@@ -176,7 +179,7 @@ class Tensor:
                 f"build the new value with ag.where / ag.concatenate, or write under ag.no_grad()"
             )
         self.data[ops.indexing._plain_index(index)] = value.data if isinstance(value, Tensor) else value
-        self._version += 1
+        _bump(self)
 
     def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
         """Reverse-mode pass from this tensor, accumulating into leaves' `.grad`."""
@@ -442,6 +445,19 @@ class Tensor:
         return ops.logsumexp(self, axis, keepdims)
 
 
+# In-place writes tick one process-wide clock. An op records the clock when it is made,
+# so backward need only look closer at ops made before the latest write anywhere.
+_clock = [0]
+_clock_lock = threading.Lock()
+
+
+def _bump(t: Tensor) -> None:
+    with _clock_lock:
+        _clock[0] += 1
+        t._modified_at = _clock[0]
+        t._version += 1
+
+
 def _new(data: Any) -> Tensor:
     """A leaf around `data` without the constructor's conversions (the ops' fast path)."""
     t = object.__new__(Tensor)
@@ -455,7 +471,8 @@ def _new(data: Any) -> Tensor:
     t._retains_grad = False
     t._version = 0
     t._saved_data = None
-    t._saved_versions = None
+    t._created_at = 0
+    t._modified_at = 0
     t._scope = None
     t._site = None
     return t
@@ -480,7 +497,7 @@ def make_result(data: Any, op: str, parents: tuple[Tensor, ...], vjps: tuple[Vjp
                 # The input arrays as they are now: assigning `p.data = new` later
                 # cannot change this gradient (in-place writes are caught by versions).
                 out._saved_data = tuple([q.data for q in parents])
-                out._saved_versions = tuple([q._version for q in parents])
+                out._created_at = _clock[0]
                 out._scope = state.scope
                 break
     if state.anomaly:
@@ -493,7 +510,10 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
     if isinstance(x, Tensor):
         return x
     if like is not None and type(x) in _SCALARS:
-        return _new(np.asarray(x, dtype=np.result_type(like.data, x)))
+        dtype = like.data.dtype
+        if dtype.kind != "f" or type(x) is complex:  # next to a float array, a real scalar takes its dtype
+            dtype = np.result_type(like.data, x)
+        return _new(np.asarray(x, dtype=dtype))
     if isinstance(x, np.ndarray):
         if x.dtype.kind not in "biufc":  # object, str, datetime: no arithmetic to differentiate
             raise TypeError(f"expected numeric data (bool, int, float or complex), got an array of dtype {x.dtype}")

@@ -266,3 +266,18 @@ def test_set_default_dtype_rejects_non_floats() -> None:
     with pytest.raises(TypeError):
         ag.set_default_dtype(np.int32)
     assert ag.get_default_dtype() == F32
+
+
+def test_leaf_gradients_never_alias_each_other_or_the_callers_grad() -> None:
+    a = Tensor(np.ones(3), requires_grad=True)
+    b = Tensor(np.ones(3), requires_grad=True)
+    seed = np.array([1.0, 2.0, 3.0])
+    (a + b).backward(grad=seed)  # add passes the same gradient array to both inputs
+    assert a.grad is not b.grad and not np.shares_memory(a.grad, b.grad)
+    assert not np.shares_memory(a.grad, seed) and not np.shares_memory(b.grad, seed)
+    a.grad *= 0  # in-place edits of one leaf's gradient leave the others alone
+    np.testing.assert_array_equal(b.grad, seed)
+    np.testing.assert_array_equal(seed, [1.0, 2.0, 3.0])
+    c = Tensor(np.ones((2, 3)), requires_grad=True)
+    c.sum().backward()  # sum's gradient is a read-only broadcast view: copied
+    assert c.grad.flags.writeable and c.grad.flags.owndata
