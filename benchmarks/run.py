@@ -4,8 +4,10 @@
     python -m benchmarks.run op_overhead     # one workload
     python -m benchmarks.run --threads 2 --repeat 30
 
-Prints median time per step for both engines and the ratio (ours / PyTorch). Thread
-counts are pinned before NumPy or PyTorch load their BLAS.
+Prints median time per step for both engines, timed in alternating rounds, and the
+ratio (ours / PyTorch). Thread counts are pinned before NumPy or PyTorch load their
+BLAS. `--memory-steps N` adds the peak resident memory of an N-step run, measured in a
+fresh process for each engine.
 """
 
 from __future__ import annotations
@@ -35,33 +37,45 @@ def _pin_threads(n: int) -> None:
         os.environ[var] = str(n)
 
 
-def time_step(step: Callable[[], None], repeat: int, min_time: float = 0.2) -> float:
-    """Median seconds per call over `repeat` rounds, each long enough to time reliably."""
+def _calibrate(step: Callable[[], None], budget: float) -> int:
+    """Calls per timing round so that one round takes about `budget` seconds."""
     step()  # warm up
     t0 = time.perf_counter()
     step()
-    once = max(time.perf_counter() - t0, 1e-7)
-    inner = max(1, int(min_time / repeat / once))
-    samples = []
+    return max(1, int(budget / max(time.perf_counter() - t0, 1e-7)))
+
+
+def _round(step: Callable[[], None], calls: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        step()
+    return (time.perf_counter() - t0) / calls
+
+
+def time_steps(steps: list[Callable[[], None]], repeat: int, budget: float = 0.02) -> list[float]:
+    """Median seconds per call of each step, timed in alternating rounds.
+
+    Interleaving the engines round by round means a slower or busier moment of the
+    machine hits both alike, so the ratio stays stable even when absolute times drift.
+    """
+    calls = [_calibrate(step, budget) for step in steps]
+    samples: list[list[float]] = [[] for _ in steps]
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            step()
-        samples.append((time.perf_counter() - t0) / inner)
-    return statistics.median(samples)
+        for step, n, out in zip(steps, calls, samples):
+            out.append(_round(step, n))
+    return [statistics.median(s) for s in samples]
 
 
 _MEMORY_PROBE = """
 import sys, importlib
 module = importlib.import_module(sys.argv[1])
 step = getattr(module, sys.argv[2])()
-step()
 def status(field):
     with open("/proc/self/status") as f:
         return next(int(line.split()[1]) * 1024 for line in f if line.startswith(field))
 with open("/proc/self/clear_refs", "w") as f:
     f.write("5")  # reset the peak-RSS mark to the current RSS (Linux)
-base = status("VmRSS:")
+base = status("VmRSS:")  # after imports, model and data: the run itself starts here
 for _ in range(int(sys.argv[3])):
     step()
 print(status("VmHWM:") - base)
@@ -69,10 +83,11 @@ print(status("VmHWM:") - base)
 
 
 def peak_memory(module: str, factory: str, steps: int) -> int:
-    """Growth of peak resident memory over `steps` calls after one warm-up, in a fresh process.
+    """Peak resident memory of `steps` calls above the memory before the first, in a fresh process.
 
     Resident memory counts every allocator (NumPy's and PyTorch's alike), which
-    tracemalloc does not; the baseline after imports and warm-up is subtracted.
+    tracemalloc does not. The baseline is taken after imports, model and data are set
+    up, so the figure is what the training run itself needs at its peak.
     """
     out = subprocess.run(
         [sys.executable, "-c", _MEMORY_PROBE, module, factory, str(steps)],
@@ -98,8 +113,9 @@ def run(names: list[str], repeat: int, memory_steps: int) -> list[dict[str, obje
             print(f"{name:15s} skipped ({exc})")
             continue
         n_units = getattr(module, units) if isinstance(units, str) else units
-        ours = time_step(getattr(module, f"{prefix}_ours")(), repeat)
-        theirs = time_step(getattr(module, f"{prefix}_torch")(), repeat) if torch else None
+        steps = [getattr(module, f"{prefix}_ours")()] + ([getattr(module, f"{prefix}_torch")()] if torch else [])
+        times = time_steps(steps, repeat)
+        ours, theirs = times[0], (times[1] if torch else None)
         row: dict[str, object] = {"workload": name, "ours_s": ours, "torch_s": theirs}
         line = f"{name:15s} ours {ours / n_units * 1e6:9.2f} us/{unit}"
         if theirs:
@@ -122,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("workloads", nargs="*", choices=[[], *WORKLOADS], help="default: all")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--repeat", type=int, default=25)
     parser.add_argument("--memory-steps", type=int, default=0, help="also trace peak memory over N steps")
     args = parser.parse_args(argv)
     _pin_threads(args.threads)
