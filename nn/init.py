@@ -172,3 +172,16 @@ def eye_(tensor: Any) -> Any:
     if len(shape) != 2:
         raise ValueError(f"eye_: only 2-d tensors are supported, got shape {shape}")
     return _assign(tensor, np.eye(*shape, dtype=dtype))
+
+
+def default_affine_(weight: Any, bias: Any = None) -> None:
+    """PyTorch's default for Linear and Conv layers, in place.
+
+    The weight is drawn with kaiming_uniform_(a=sqrt(5)), which is U(+-1/sqrt(fan_in)).
+    The bias is drawn from U(+-1/sqrt(fan_in)) with the weight's fan_in.
+    """
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        uniform_(bias, -bound, bound)

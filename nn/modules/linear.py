@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -37,11 +36,8 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Re-draw weight and bias from PyTorch's default distributions."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
-            init.uniform_(self.bias, -bound, bound)
+        """Re-draw weight and bias from PyTorch's defaults (U(+-1/sqrt(fan_in)) for both)."""
+        init.default_affine_(self.weight, self.bias)
 
     def forward(self, input: Any) -> Tensor:
         return linear(input, self.weight, self.bias)
