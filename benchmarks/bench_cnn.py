@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from benchmarks.common import sgd_training_step
+
 BATCH, CLASSES = 32, 10
 CONV_INPUT, CONV_FILTERS = (32, 16, 28, 28), 32
 
@@ -41,16 +43,7 @@ def cnn_step_ours() -> Callable[[], None]:
         nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(32 * 7 * 7, CLASSES),
     )
-    optimizer = nn.optim.SGD(model.parameters(), lr=0.01)
-    loss_fn = nn.CrossEntropyLoss()
-    inputs = ag.Tensor(x)
-
-    def step() -> None:
-        optimizer.zero_grad()
-        loss_fn(model(inputs), y).backward()
-        optimizer.step()
-
-    return step
+    return sgd_training_step(nn.optim, nn.CrossEntropyLoss, model, ag.Tensor(x), y)
 
 
 def cnn_step_torch() -> Callable[[], None]:
@@ -62,16 +55,7 @@ def cnn_step_torch() -> Callable[[], None]:
         torch.nn.Conv2d(16, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
         torch.nn.Flatten(), torch.nn.Linear(32 * 7 * 7, CLASSES),
     )
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    inputs, targets = torch.from_numpy(x), torch.from_numpy(y)
-
-    def step() -> None:
-        optimizer.zero_grad()
-        loss_fn(model(inputs), targets).backward()
-        optimizer.step()
-
-    return step
+    return sgd_training_step(torch.optim, torch.nn.CrossEntropyLoss, model, torch.from_numpy(x), torch.from_numpy(y))
 
 
 def conv2d_ours() -> Callable[[], None]:

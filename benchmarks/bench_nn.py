@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from benchmarks.common import sgd_training_step
+
 BATCH, SIZES = 128, (784, 512, 256, 10)
 
 
@@ -24,16 +26,7 @@ def mlp_step_ours() -> Callable[[], None]:
         nn.Linear(SIZES[1], SIZES[2]), nn.ReLU(),
         nn.Linear(SIZES[2], SIZES[3]),
     )
-    optimizer = nn.optim.SGD(model.parameters(), lr=0.01)
-    loss_fn = nn.CrossEntropyLoss()
-    inputs = ag.Tensor(x)
-
-    def step() -> None:
-        optimizer.zero_grad()
-        loss_fn(model(inputs), y).backward()
-        optimizer.step()
-
-    return step
+    return sgd_training_step(nn.optim, nn.CrossEntropyLoss, model, ag.Tensor(x), y)
 
 
 def mlp_step_torch() -> Callable[[], None]:
@@ -43,13 +36,4 @@ def mlp_step_torch() -> Callable[[], None]:
     layers = [torch.nn.Linear(SIZES[0], SIZES[1]), torch.nn.ReLU(), torch.nn.Linear(SIZES[1], SIZES[2]),
               torch.nn.ReLU(), torch.nn.Linear(SIZES[2], SIZES[3])]
     model = torch.nn.Sequential(*layers)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    inputs, targets = torch.from_numpy(x), torch.from_numpy(y)
-
-    def step() -> None:
-        optimizer.zero_grad()
-        loss_fn(model(inputs), targets).backward()
-        optimizer.step()
-
-    return step
+    return sgd_training_step(torch.optim, torch.nn.CrossEntropyLoss, model, torch.from_numpy(x), torch.from_numpy(y))
