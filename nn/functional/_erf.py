@@ -77,11 +77,15 @@ def _erfc_abs(y: np.ndarray) -> np.ndarray:
     return out
 
 
+def _float_array(x: np.ndarray) -> np.ndarray:
+    """`x` as a float array: float dtypes kept, anything else as float64."""
+    x = np.asarray(x)
+    return x if x.dtype.kind == "f" else x.astype(np.float64)
+
+
 def erf_array(x: np.ndarray) -> np.ndarray:
     """erf on an ndarray (float32 stays float32); NaN propagates, +-inf give +-1."""
-    x = np.asarray(x)
-    if x.dtype.kind != "f":
-        x = x.astype(np.float64)
+    x = _float_array(x)
     y = np.abs(x)
     out = np.empty_like(x)
     small = y <= _SMALL
@@ -94,9 +98,7 @@ def erf_array(x: np.ndarray) -> np.ndarray:
 
 def erfc_array(x: np.ndarray) -> np.ndarray:
     """1 - erf(x) without cancellation: accurate for large positive x, where erf(x) rounds to 1."""
-    x = np.asarray(x)
-    if x.dtype.kind != "f":
-        x = x.astype(np.float64)
+    x = _float_array(x)
     y = np.abs(x)
     out = np.empty_like(x)
     small = y <= _SMALL
