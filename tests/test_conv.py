@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import math
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -67,6 +70,44 @@ def test_conv2d_matches_direct_sum_and_gradcheck(case: dict) -> None:
     np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
     inputs = [x, w] + ([b] if b is not None else [])
     assert ag.gradcheck(lambda *t: F.conv2d(t[0], t[1], t[2] if len(t) > 2 else None, *geo), inputs)
+
+
+@contextlib.contextmanager
+def _images_per_block(k: int) -> Iterator[None]:
+    """Run convolutions in blocks of `k` images (the default packs these small batches into one)."""
+    impl = importlib.import_module("nn.functional.conv")
+    saved = impl.images_per_block
+    impl.images_per_block = lambda column_bytes, n: min(k, n)
+    try:
+        yield
+    finally:
+        impl.images_per_block = saved
+
+
+@settings(max_examples=20, deadline=None)
+@given(conv2d_cases(), st.integers(3, 5), st.sampled_from([1, 2]), st.sampled_from(["x", "w", "b", "xw", "xwb"]))
+def test_conv2d_in_blocks_gives_the_same_output_and_gradients(case: dict, n: int, per_block: int,
+                                                              wanted: str) -> None:
+    """Several blocks, a short last one, and every subset of gradients match the one-block result."""
+    case = {**case, "n": n, "bias": True}
+    geo = (case["stride"], case["pad"], case["dilation"], case["groups"])
+    seed = np.random.default_rng(case["seed"] + 1).standard_normal
+    x, w, b = _tensors(case)
+    out = F.conv2d(x, w, b, *geo)
+    g = seed(out.shape)
+    out.backward(g)
+    x2, w2, b2 = _tensors(case)
+    for name, t in zip("xwb", (x2, w2, b2)):
+        t.requires_grad = name in wanted
+    with _images_per_block(per_block):
+        out2 = F.conv2d(x2, w2, b2, *geo)
+        out2.backward(g)
+    np.testing.assert_allclose(out2.data, out.data, rtol=1e-12, atol=1e-12)
+    for name, t, ref in zip("xwb", (x2, w2, b2), (x, w, b)):
+        if name in wanted:
+            np.testing.assert_allclose(t.grad, ref.grad, rtol=1e-12, atol=1e-12)
+        else:
+            assert t.grad is None
 
 
 @settings(max_examples=8, deadline=None)

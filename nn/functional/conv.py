@@ -1,11 +1,14 @@
-"""`conv1d` and `conv2d`: im2col through a strided view, then one batched matrix product.
+"""`conv1d` and `conv2d`: im2col through a strided view, then one matrix product per group.
 
-The padded input is viewed as windows (`numpy.lib.stride_tricks.as_strided`, no copy);
-one reshape copies them into columns `(N, G, C/G * prod(K), P)` and one `matmul` with
-the weight `(G, out/G, C/G * prod(K))` gives `(N, G, out/G, P)`, already in PyTorch's
-channel-first layout. Groups (depthwise included) ride along as a batch axis of the
-product, so no Python loop runs over groups, batch or pixels; loops run over kernel
-offsets only.
+The batch runs in blocks of a few images, each block start to finish: the padded
+input is viewed as windows (`numpy.lib.stride_tricks.as_strided`, no copy), one copy
+lays them out as columns `(groups, C/groups * prod(K), images * positions)`, and one
+`matmul` with the weight `(groups, out/groups, C/groups * prod(K))` gives the block's
+output. Blocks are sized so the columns stay in cache between the copy that writes
+them and the products that read them; whole-batch columns (prod(K) times the input)
+made every step memory-bound and about 1.5x slower. Groups (depthwise included) ride
+along as the product's batch axis, so Python loops run over blocks and kernel offsets
+only, never over images, channels or pixels.
 
 With unit stride the windows are taken over the *flattened* padded image: every row of
 the columns is then one contiguous run, and col2im in the backward is one contiguous
@@ -13,9 +16,10 @@ add per kernel offset. Outputs are computed on the padded grid's full width and 
 surplus columns are cropped (a few percent more arithmetic, much cheaper copies).
 Other strides use the plain window view and a strided slice add per offset.
 
-The whole convolution is one recorded op (`_conv_op`). Its first-order backward is
-NumPy; under `create_graph` it is built from `ag.sliding_windows`, `ag.fold`, `ag.pad`
-and `ag.matmul`, so gradients of any order work.
+The whole convolution is one recorded op (`_conv_op`). Its first-order backward is one
+more sweep over the blocks that yields the input, weight and bias gradients together.
+Under `create_graph` it is built from `ag.sliding_windows`, `ag.fold`, `ag.pad` and
+`ag.matmul` instead, so gradients of any order work.
 """
 from __future__ import annotations
 
@@ -30,6 +34,9 @@ import autograd_core as ag
 from autograd_core import Tensor
 from autograd_core.ops.windows import _tuple, offset_slices, window_geometry, window_view
 from autograd_core.tensor import as_tensor, make_result
+
+# Bytes of one block's columns: a core's L2 cache, where the block's three products run fastest.
+BLOCK_BYTES = 1 << 21
 
 
 def conv_padding(padding: Any, kernel: tuple[int, ...], dilation: tuple[int, ...], stride: tuple[int, ...],
@@ -52,12 +59,17 @@ def conv_padding(padding: Any, kernel: tuple[int, ...], dilation: tuple[int, ...
     return tuple((p, p) for p in pads)
 
 
+def images_per_block(column_bytes: int, n: int) -> int:
+    """How many of the `n` images share a block, given one image's bytes of columns."""
+    return max(1, min(n, BLOCK_BYTES // column_bytes))
+
+
 class _Plan:
-    """Shapes and the im2col layout of one convolution (plain NumPy; built once per call)."""
+    """Shapes, im2col layout and batch blocks of one convolution (plain NumPy; built once per call)."""
 
     def __init__(self, x_shape: tuple[int, ...], w_shape: tuple[int, ...], groups: int,
                  pads: tuple[tuple[int, int], ...], stride: tuple[int, ...], dilation: tuple[int, ...],
-                 out_size: tuple[int, ...]) -> None:
+                 out_size: tuple[int, ...], itemsize: int) -> None:
         self.n, self.c = x_shape[:2]
         self.out_c, self.kernel = w_shape[0], tuple(w_shape[2:])
         self.groups, self.stride, self.dilation, self.out_size = groups, stride, dilation, out_size
@@ -80,109 +92,220 @@ class _Plan:
             self.grid = (out_size[0],) + self.padded[1:]
         else:
             self.positions, self.tail, self.grid = math.prod(out_size), 0, out_size
+        self.cropped = self.grid != out_size
         self.crop = (slice(None), slice(None)) + tuple(slice(0, o) for o in out_size)
+        self.block = images_per_block(self.c * self.kk * self.positions * itemsize, self.n)
 
-    def pad_input(self, x: np.ndarray) -> np.ndarray:
-        """The zero-padded input: flat (N, C, prod(padded) + tail) on the flat path, else (N, C, *padded)."""
-        size = math.prod(self.padded)
-        buf = np.zeros((self.n, self.c, size + self.tail), dtype=x.dtype)
-        buf[:, :, :size].reshape((self.n, self.c) + self.padded)[self.interior] = x
-        return buf if self.flat else buf.reshape((self.n, self.c) + self.padded)
+    def blocks(self) -> list[tuple[int, int]]:
+        """[start, stop) image ranges, one per block."""
+        return [(i, min(i + self.block, self.n)) for i in range(0, self.n, self.block)]
 
-    def columns(self, xp: np.ndarray) -> np.ndarray:
-        """im2col, the one copy of the forward: (N, G, Cg * prod(K), positions)."""
+    def columns(self, xp: np.ndarray, out: np.ndarray) -> None:
+        """im2col of a block `xp` (images, C, padded...) into `out` (groups, C/groups, *K, images, positions)."""
+        nb = xp.shape[0]
         if self.flat:
             item = xp.itemsize
             strides = xp.strides[:2] + tuple(d * st * item for d, st in zip(self.dilation, self.steps)) + (item,)
-            view = as_strided(xp, (self.n, self.c) + self.kernel + (self.positions,), strides, writeable=False)
+            view = as_strided(xp, (nb, self.c) + self.kernel + (self.positions,), strides, writeable=False)
         else:
             view = window_view(xp, self.kernel, self.stride, self.dilation, self.out_size)
-        return view.reshape(self.n, self.groups, self.cg * self.kk, self.positions)
+            view = view.reshape(view.shape[: 2 + self.nd] + (self.positions,))
+        np.copyto(out, np.moveaxis(view.reshape((nb, self.groups, self.cg) + view.shape[2:]), 0, -2))
 
-    def output(self, full: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
-        """(N, G, Og, positions) product -> (N, out, *O), cropped and with the bias added."""
-        full = full.reshape((self.n, self.out_c) + self.grid)
-        if self.flat and self.grid != self.out_size:
-            full = full[self.crop]
-        if bias is None:
-            return np.ascontiguousarray(full)
-        return np.add(full, bias.reshape((self.out_c,) + (1,) * self.nd))
+    def _padded_input(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+        """Zeros for one block of padded images: (flat (block, C, prod(padded) + tail), grid (block, C, *padded))."""
+        buf = np.zeros((self.block, self.c, math.prod(self.padded) + self.tail), dtype=dtype)
+        grid = buf[..., : math.prod(self.padded)].reshape((self.block, self.c) + self.padded)
+        return (buf if self.flat else grid), grid
 
-    def grid_grad(self, g: np.ndarray) -> np.ndarray:
-        """The output gradient on the product's layout (N, G, Og, positions), zeros off the crop."""
-        if self.flat and self.grid != self.out_size:
-            full = np.zeros((self.n, self.out_c) + self.grid, dtype=g.dtype)
-            full[self.crop] = g
-            g = full
-        return g.reshape(self.n, self.groups, self.og, self.positions)
+    def _block_columns(self, xp: tuple[np.ndarray, np.ndarray], x: np.ndarray, buf: np.ndarray,
+                       rows: int) -> np.ndarray:
+        """The columns of images `x` as (groups, rows, images * positions).
 
-    def input_grad(self, w: np.ndarray, gm: np.ndarray) -> np.ndarray:
-        """W^T @ g with kernel-major rows, then col2im: one slice add per kernel offset.
-
-        The product runs one kernel row (first kernel axis) at a time, so the columns
-        gradient never exists whole: it would be prod(K) times the input's size.
+        Rows past im2col's (at most one) are ones: the bias's row of the product.
         """
-        rows, per_row = self.kernel[0], self.kk // self.kernel[0]
-        wk = w.reshape(self.groups, self.og, self.cg, self.kk).transpose(0, 3, 2, 1)
-        wk = wk.reshape(self.groups, rows, per_row * self.cg, self.og)
-        size = math.prod(self.padded)
-        res = np.zeros((self.n, self.groups, self.cg, size + self.tail), dtype=gm.dtype)
-        grid = res[..., :size].reshape((self.n, self.groups, self.cg) + self.padded)
-        slices = offset_slices(self.kernel, self.stride, self.dilation, self.out_size)
-        lead = (slice(None),) * 3
-        for r in range(rows):
-            dcols = np.matmul(wk[:, r], gm).reshape(self.n, self.groups, per_row, self.cg, self.positions)
-            for j in range(per_row):
-                i = r * per_row + j
-                if self.flat:
-                    res[..., self.offsets[i] : self.offsets[i] + self.positions] += dcols[:, :, j]
+        nb, kk = x.shape[0], self.cg * self.kk
+        xp[1][:nb][self.interior] = x  # the padding was zeroed once and is never written
+        cols = _dense(buf, (self.groups, rows, nb, self.positions))
+        self.columns(xp[0][:nb], cols[:, :kk].reshape((self.groups, self.cg) + self.kernel + (nb, self.positions)))
+        if rows > kk:
+            cols[:, kk:] = 1
+        return cols.reshape(self.groups, rows, -1)
+
+    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+        """The convolution (N, out, *O), one batch block at a time; the bias rides in the product as a row of ones."""
+        y = np.empty((self.n, self.out_c) + self.out_size, dtype=x.dtype)
+        wm = w.reshape(self.groups, self.og, self.cg * self.kk)
+        if b is not None:
+            wm = np.concatenate([wm, b.reshape(self.groups, self.og, 1)], axis=2)
+        rows = wm.shape[2]
+        xp = self._padded_input(x.dtype)
+        cols = np.empty(self.groups * rows * self.block * self.positions, dtype=x.dtype)
+        prod = np.empty(self.out_c * self.block * self.positions, dtype=x.dtype)
+        for n0, n1 in self.blocks():
+            nb = n1 - n0
+            p = _dense(prod, (self.groups, self.og, nb * self.positions))
+            np.matmul(wm, self._block_columns(xp, x[n0:n1], cols, rows), out=p)
+            np.copyto(y[n0:n1], p.reshape((self.out_c, nb) + self.grid).swapaxes(0, 1)[self.crop])
+        return y
+
+    def backward(self, g: np.ndarray, x: np.ndarray, w: np.ndarray,
+                 need: tuple[bool, bool, bool]) -> tuple[np.ndarray | None, ...]:
+        """(input, weight, bias) gradients for the output gradient `g`, each only where `need` says.
+
+        The weight and bias gradients are one product: the columns carry the row of ones,
+        so the bias gradient is the weight gradient's extra row.
+        """
+        need_x, need_w, need_b = need
+        dt, kk = g.dtype, self.cg * self.kk
+        g_buf = np.empty(self.out_c * self.block * self.positions, dtype=dt) if need_w or need_b else None
+        if need_w:
+            rows = kk + need_b
+            xp = self._padded_input(dt)
+            cols = np.empty(self.groups * rows * self.block * self.positions, dtype=dt)
+            dwt = np.zeros((self.groups, rows, self.og), dtype=dt)
+        elif need_b:
+            db = np.zeros(self.out_c, dtype=dt)
+        if need_x:
+            dx = np.empty((self.n, self.c) + tuple(s.stop - s.start for s in self.interior[2:]), dtype=dt)
+            fold = _Fold(self, w, dt)
+        for n0, n1 in self.blocks():
+            if g_buf is not None:
+                gm = self.on_grid(g[n0:n1], g_buf, self.positions).reshape(self.groups, self.og, -1)
+                if need_w:
+                    dwt += np.matmul(self._block_columns(xp, x[n0:n1], cols, rows), gm.swapaxes(-1, -2))
                 else:
-                    grid[lead + slices[i][1]] += dcols[:, :, j].reshape(dcols.shape[:2] + (self.cg,) + self.out_size)
-        return grid.reshape((self.n, self.c) + self.padded)[self.interior]
+                    db += gm.reshape(self.out_c, -1).sum(axis=1)
+            if need_x:
+                fold(g[n0:n1], dx[n0:n1])
+        if need_w:
+            dw = dwt[:, :kk].swapaxes(-1, -2).reshape((self.out_c, self.cg) + self.kernel)
+            if need_b:
+                db = dwt[:, kk].reshape(self.out_c)
+        return (dx if need_x else None), (dw if need_w else None), (db if need_b else None)
+
+    def on_grid(self, g: np.ndarray, buf: np.ndarray, pitch: int) -> np.ndarray:
+        """A block of output gradient on the products' layout (out, images, pitch), zero off the crop.
+
+        `pitch` is `positions` for the columns' layout, or longer for the padded image's.
+        """
+        nb = g.shape[0]
+        out = _dense(buf, (self.out_c, nb, pitch))
+        if self.cropped or pitch > self.positions:
+            out.fill(0)
+        grid = out[..., : self.positions].reshape((self.out_c, nb) + self.grid)
+        grid[(slice(None), slice(None)) + self.crop[2:]] = g.swapaxes(0, 1)
+        return out
+
+
+class _Fold:
+    """The input gradient of one block: W^T @ g, then col2im, one add per kernel offset.
+
+    On the flat path the product's columns are laid out with the padded image's own
+    pitch, so each kernel offset's add is a single contiguous run over the whole block
+    (NumPy's strided adds cost several times more per element). Zeros off the crop make
+    the surplus columns exact zeros, and adding them anywhere is harmless.
+    """
+
+    def __init__(self, p: _Plan, w: np.ndarray, dtype: np.dtype) -> None:
+        self.p = p
+        # Rows ordered (offset, channel) so that each offset's block of the product is contiguous.
+        self.wt = w.reshape(p.groups, p.og, p.cg, p.kk).transpose(0, 3, 2, 1).reshape(p.groups, p.kk * p.cg, p.og)
+        self.size = math.prod(p.padded)
+        self.image = self.size + p.tail  # one padded image's elements
+        self.pitch = self.image if p.flat else p.positions
+        self.spill = max(p.offsets) if p.flat else 0  # how far the last offset's add runs past the block
+        self.g_buf = np.empty(p.out_c * p.block * self.pitch, dtype=dtype)
+        self.d_buf = np.empty(p.c * p.kk * p.block * self.pitch, dtype=dtype)
+        self.x_buf = np.empty(p.c * p.block * self.image + self.spill, dtype=dtype)
+        self.slices = None if p.flat else offset_slices(p.kernel, p.stride, p.dilation, p.out_size)
+
+    def __call__(self, g: np.ndarray, dx: np.ndarray) -> None:
+        p, nb = self.p, g.shape[0]
+        gm = p.on_grid(g, self.g_buf, self.pitch).reshape(p.groups, p.og, -1)
+        d = _dense(self.d_buf, (p.groups, p.kk * p.cg, nb * self.pitch))
+        np.matmul(self.wt, gm, out=d)
+        d = d.reshape(p.groups, p.kk, p.cg * nb * self.pitch)
+        dxp = self.x_buf[: p.c * nb * self.image + self.spill]
+        dxp.fill(0)
+        if p.flat:
+            run = p.cg * nb * self.image
+            for i, off in enumerate(p.offsets):
+                target = dxp[off : off + p.groups * run].reshape(p.groups, run)
+                np.add(target, d[:, i], out=target)
+        else:
+            grid = dxp.reshape((p.groups, p.cg, nb) + p.padded)
+            src = d.reshape((p.groups, p.kk, p.cg, nb) + p.out_size)
+            for i, (_, where) in enumerate(self.slices):
+                target = grid[(slice(None),) * 3 + where]
+                np.add(target, src[:, i], out=target)
+        grid = dxp[: p.c * nb * self.image].reshape(p.c, nb, self.image)[..., : self.size]
+        np.copyto(dx, grid.reshape((p.c, nb) + p.padded)[p.interior].swapaxes(0, 1))
+
+
+def _dense(buf: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The first prod(shape) elements of a flat scratch buffer, as a C-contiguous array of `shape`."""
+    return buf[: math.prod(shape)].reshape(shape)
 
 
 def _conv_op(x: Tensor, w: Tensor, b: Tensor | None, plan: _Plan) -> Tensor:
     """The whole convolution as one recorded op.
 
-    The first-order backward is plain NumPy. It rebuilds the columns from the saved input
-    rather than keeping them alive between forward and backward: they are the largest
-    array of the step (prod(K) times the input) and take a fraction of a matmul to redo.
-    Under `create_graph` the vjps are built from `ag.pad`, `ag.sliding_windows`,
-    `ag.fold` and `ag.matmul`, so they are differentiable again.
+    The first-order backward is plain NumPy: one sweep over the batch blocks (run by
+    whichever rule the engine calls first) yields every gradient that is needed, and it
+    rebuilds each block's columns from the saved input rather than keeping them alive
+    between forward and backward: they are prod(K) times the input, and a block takes a
+    fraction of its product to redo. Under `create_graph` the vjps are built from
+    `ag.pad`, `ag.sliding_windows`, `ag.fold` and `ag.matmul`, so they are
+    differentiable again.
     """
     p = plan
-    cols = p.columns(p.pad_input(x.data))
-    data = p.output(np.matmul(w.data.reshape(p.groups, p.og, p.cg * p.kk), cols), None if b is None else b.data)
-    del cols
+    data = p.forward(x.data, w.data, None if b is None else b.data)
     memo: dict[str, Any] = {}
 
-    def grid_grad(g: np.ndarray) -> np.ndarray:
-        if memo.get("g") is not g:  # shared by the input and weight rules
-            memo["g"], memo["gm"] = g, p.grid_grad(g)
-        return memo["gm"]
+    def sweep(g: np.ndarray, x_data: np.ndarray, w_data: np.ndarray, which: str) -> np.ndarray:
+        if memo.get("g") is not g:
+            need = (x.requires_grad, w.requires_grad, b is not None and b.requires_grad)
+            memo.clear()
+            memo.update(zip(("x", "w", "b"), p.backward(g, x_data, w_data, need)), g=g)
+        out = memo.pop(which)
+        if all(memo.get(k) is None for k in "xwb"):
+            memo.clear()  # every gradient handed out (or never needed): let go of g
+        return out
 
-    def grad_x(g: Any, y: Any, x: Any, w: Any, *b: Any) -> Any:
-        if not isinstance(g, Tensor):
-            return p.input_grad(w, grid_grad(g))
-        gm = g.reshape(p.n, p.groups, p.og, -1)
-        dcols = ag.matmul(w.reshape(p.groups, p.og, -1).swapaxes(-1, -2), gm)
-        dcols = dcols.reshape((p.n, p.c) + p.kernel + p.out_size)
-        return ag.fold(dcols, (p.n, p.c) + p.padded, p.kernel, p.stride, p.dilation)[p.interior]
+    def grad_x(g: Any, y: Any, x_data: Any, w_data: Any, *b: Any) -> Any:
+        if isinstance(g, Tensor):
+            return _im2col_grad_x(g, w_data, p)
+        return sweep(g, x_data, w_data, "x")
 
-    def grad_w(g: Any, y: Any, x: Any, w: Any, *b: Any) -> Any:
-        if not isinstance(g, Tensor):
-            cols = p.columns(p.pad_input(x))
-            return np.matmul(grid_grad(g), cols.swapaxes(-1, -2)).sum(axis=0).reshape(w.shape)
-        xp = ag.pad(x, ((0, 0), (0, 0)) + p.pads)
-        tcols = ag.sliding_windows(xp, p.kernel, p.stride, p.dilation).reshape(p.n, p.groups, p.cg * p.kk, -1)
-        return ag.matmul(g.reshape(p.n, p.groups, p.og, -1), tcols.swapaxes(-1, -2)).sum(axis=0).reshape(w.shape)
+    def grad_w(g: Any, y: Any, x_data: Any, w_data: Any, *b: Any) -> Any:
+        if isinstance(g, Tensor):
+            return _im2col_grad_w(g, x_data, w_data, p)
+        return sweep(g, x_data, w_data, "w")
 
-    def grad_b(g: Any, y: Any, x: Any, w: Any, b: Any) -> Any:
-        return g.sum(axis=(0,) + tuple(range(2, 2 + p.nd)))
+    def grad_b(g: Any, y: Any, x_data: Any, w_data: Any, b: Any) -> Any:
+        if isinstance(g, Tensor):
+            return g.sum(axis=(0,) + tuple(range(2, 2 + p.nd)))
+        return sweep(g, x_data, w_data, "b")
 
     if b is None:
         return make_result(data, "conv", (x, w), (grad_x, grad_w))
     return make_result(data, "conv", (x, w, b), (grad_x, grad_w, grad_b))
+
+
+def _im2col_grad_x(g: Tensor, w: Tensor, p: _Plan) -> Tensor:
+    """The input gradient as differentiable ops (for `create_graph`): W^T @ g, then fold (col2im)."""
+    gm = g.reshape(p.n, p.groups, p.og, -1)
+    dcols = ag.matmul(w.reshape(p.groups, p.og, -1).swapaxes(-1, -2), gm)
+    dcols = dcols.reshape((p.n, p.c) + p.kernel + p.out_size)
+    return ag.fold(dcols, (p.n, p.c) + p.padded, p.kernel, p.stride, p.dilation)[p.interior]
+
+
+def _im2col_grad_w(g: Tensor, x: Tensor, w: Tensor, p: _Plan) -> Tensor:
+    """The weight gradient as differentiable ops (for `create_graph`): g @ im2col(x)^T summed over the batch."""
+    xp = ag.pad(x, ((0, 0), (0, 0)) + p.pads)
+    tcols = ag.sliding_windows(xp, p.kernel, p.stride, p.dilation).reshape(p.n, p.groups, p.cg * p.kk, -1)
+    return ag.matmul(g.reshape(p.n, p.groups, p.og, -1), tcols.swapaxes(-1, -2)).sum(axis=0).reshape(w.shape)
 
 
 def _conv(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any, groups: int,
@@ -220,7 +343,7 @@ def _conv(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilatio
         _, _, _, out_size = window_geometry((0, 0) + padded, kernel, stride_t, dilation_t, op)
     except ValueError as exc:
         raise ValueError(f"{op}: input {x.shape} padded by {pads} and weight {w.shape}: {exc}") from None
-    plan = _Plan(x.shape, w.shape, groups, pads, stride_t, dilation_t, out_size)
+    plan = _Plan(x.shape, w.shape, groups, pads, stride_t, dilation_t, out_size, x.dtype.itemsize)
     out = _conv_op(x, w, b, plan)
     return out.reshape(out.shape[1:]) if unbatched else out
 
