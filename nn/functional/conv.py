@@ -224,7 +224,10 @@ class _Fold:
         p, nb = self.p, g.shape[0]
         gm = p.on_grid(g, self.g_buf, self.pitch).reshape(p.groups, p.og, -1)
         d = _dense(self.d_buf, (p.groups, p.kk * p.cg, nb * self.pitch))
-        np.matmul(self.wt, gm, out=d)
+        if p.og == 1:  # an outer product (depthwise): NumPy's matmul is ~6x slower at a contraction of one
+            np.multiply(self.wt, gm, out=d)
+        else:
+            np.matmul(self.wt, gm, out=d)
         d = d.reshape(p.groups, p.kk, p.cg * nb * self.pitch)
         dxp = self.x_buf[: p.c * nb * self.image + self.spill]
         dxp.fill(0)
