@@ -207,3 +207,22 @@ def test_errors_name_the_problem() -> None:
         nn.Conv2d(4, 6, 3, groups=4)
     with pytest.raises(ValueError, match="padding_mode"):
         nn.Conv2d(4, 6, 3, padding_mode="mirror")
+
+
+def test_empty_batch_and_zero_channels() -> None:
+    w = ag.Tensor(np.ones((2, 3, 3, 3)), requires_grad=True)
+    b = ag.Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    x = ag.Tensor(np.zeros((0, 3, 5, 5)), requires_grad=True)
+    y = F.conv2d(x, w, b, padding=1)
+    assert y.shape == (0, 2, 5, 5)
+    y.sum().backward()
+    assert x.grad.shape == (0, 3, 5, 5) and not w.grad.any() and not b.grad.any()
+    # No input channels: the output is the bias alone, so each bias entry's gradient counts its outputs.
+    x0 = ag.Tensor(np.zeros((2, 0, 4, 5)), requires_grad=True)
+    w0 = ag.Tensor(np.zeros((2, 0, 3, 3)), requires_grad=True)
+    b.grad = None
+    y0 = F.conv2d(x0, w0, b, padding=1)
+    np.testing.assert_array_equal(y0.data, np.broadcast_to(b.data[:, None, None], (2, 2, 4, 5)))
+    y0.sum().backward()
+    np.testing.assert_array_equal(b.grad, [40.0, 40.0])
+    assert w0.grad.shape == (2, 0, 3, 3) and x0.grad.shape == (2, 0, 4, 5)

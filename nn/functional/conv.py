@@ -61,7 +61,7 @@ def conv_padding(padding: Any, kernel: tuple[int, ...], dilation: tuple[int, ...
 
 def images_per_block(column_bytes: int, n: int) -> int:
     """How many of the `n` images share a block, given one image's bytes of columns."""
-    return max(1, min(n, BLOCK_BYTES // column_bytes))
+    return max(1, min(n, BLOCK_BYTES // max(1, column_bytes)))
 
 
 class _Plan:
