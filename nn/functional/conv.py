@@ -1,14 +1,20 @@
-"""`conv1d` and `conv2d`: im2col through a strided view, then one matrix product per group.
+"""`conv1d` and `conv2d`: im2col through a strided view, then one matrix product per block.
 
-The batch runs in blocks of a few images, each block start to finish: the padded
-input is viewed as windows (`numpy.lib.stride_tricks.as_strided`, no copy), one copy
-lays them out as columns `(groups, C/groups * prod(K), images * positions)`, and one
-`matmul` with the weight `(groups, out/groups, C/groups * prod(K))` gives the block's
-output. Blocks are sized so the columns stay in cache between the copy that writes
-them and the products that read them; whole-batch columns (prod(K) times the input)
-made every step memory-bound and about 1.5x slower. Groups (depthwise included) ride
-along as the product's batch axis, so Python loops run over blocks and kernel offsets
-only, never over images, channels or pixels.
+The batch runs in blocks of images, each block start to finish: the padded input is
+viewed as windows (`numpy.lib.stride_tricks.as_strided`, no copy), one copy lays them
+out as columns `(groups, C/groups * prod(K) [+ 1], images * positions)`, and one
+`matmul` with the weight `(groups, out/groups, C/groups * prod(K) [+ 1])` gives the
+block's output. With a bias, the extra row is ones and the weight's extra column is
+the bias, so it costs no pass of its own and its gradient is the weight product's
+extra row.
+
+Blocks are sized so a block's columns (`BLOCK_BYTES`, about a core's L2 cache) stay in
+cache between the copy that writes them and the products that read them. One
+whole-batch product per call streams prod(K) times the input through memory three
+times a step and measured 1.5x slower. The loop over blocks is the only Python loop
+besides the one over kernel offsets; each pass is vectorised over a block's images and
+all channels and pixels, and an image whose columns alone exceed the budget is a block
+by itself. Groups (depthwise included) are the product's batch axis.
 
 With unit stride the windows are taken over the *flattened* padded image: every row of
 the columns is then one contiguous run, and col2im in the backward is one contiguous
