@@ -83,6 +83,7 @@ class _Plan:
         self.cg, self.og, self.kk = self.c // groups, self.out_c // groups, math.prod(self.kernel)
         self.pads = pads
         self.padded = tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[2:], pads))
+        self.size = math.prod(self.padded)
         self.interior = (slice(None), slice(None)) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(x_shape[2:], pads))
         # Unit stride: windows over the *flattened* padded image. Output j (a position on the
         # padded grid) reads flat[j + offset], so every im2col row is one contiguous run and
@@ -120,8 +121,8 @@ class _Plan:
 
     def _padded_input(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
         """Zeros for one block of padded images: (flat (block, C, prod(padded) + tail), grid (block, C, *padded))."""
-        buf = np.zeros((self.block, self.c, math.prod(self.padded) + self.tail), dtype=dtype)
-        grid = buf[..., : math.prod(self.padded)].reshape((self.block, self.c) + self.padded)
+        buf = np.zeros((self.block, self.c, self.size + self.tail), dtype=dtype)
+        grid = buf[..., : self.size].reshape((self.block, self.c) + self.padded)
         return (buf if self.flat else grid), grid
 
     def _block_columns(self, xp: tuple[np.ndarray, np.ndarray], x: np.ndarray, buf: np.ndarray,
@@ -173,7 +174,7 @@ class _Plan:
         elif need_b:
             db = np.zeros(self.out_c, dtype=dt)
         if need_x:
-            dx = np.empty((self.n, self.c) + tuple(s.stop - s.start for s in self.interior[2:]), dtype=dt)
+            dx = np.empty(x.shape, dtype=dt)
             fold = _Fold(self, w, dt)
         for n0, n1 in self.blocks():
             if g_buf is not None:
@@ -217,8 +218,7 @@ class _Fold:
         self.p = p
         # Rows ordered (offset, channel) so that each offset's block of the product is contiguous.
         self.wt = w.reshape(p.groups, p.og, p.cg, p.kk).transpose(0, 3, 2, 1).reshape(p.groups, p.kk * p.cg, p.og)
-        self.size = math.prod(p.padded)
-        self.image = self.size + p.tail  # one padded image's elements
+        self.image = p.size + p.tail  # one padded image's elements
         self.pitch = self.image if p.flat else p.positions
         self.spill = max(p.offsets) if p.flat else 0  # how far the last offset's add runs past the block
         self.g_buf = np.empty(p.out_c * p.block * self.pitch, dtype=dtype)
@@ -248,7 +248,7 @@ class _Fold:
             for i, (_, where) in enumerate(self.slices):
                 target = grid[(slice(None),) * 3 + where]
                 np.add(target, src[:, i], out=target)
-        grid = dxp[: p.c * nb * self.image].reshape(p.c, nb, self.image)[..., : self.size]
+        grid = dxp[: p.c * nb * self.image].reshape(p.c, nb, self.image)[..., : p.size]
         np.copyto(dx, grid.reshape((p.c, nb) + p.padded)[p.interior].swapaxes(0, 1))
 
 
