@@ -13,6 +13,7 @@ from .engine import grad
 from .grad_mode import ScopeFrame, current_scope, enable_grad, is_grad_enabled, no_grad, scope
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops import *  # noqa: F403  (ag.exp, ag.sum, ag.where, ...)
+from .ops import decompositions as linalg  # ag.linalg.inv, ag.linalg.svd, ...
 from .tensor import Tensor
 from .viz import draw_graph, to_dot
 

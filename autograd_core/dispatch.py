@@ -147,7 +147,11 @@ def _function_table() -> dict[Callable[..., Any], Callable[..., Any]]:
 @functools.cache
 def tables() -> tuple[dict[np.ufunc, Callable[..., Any]], dict[Callable[..., Any], Callable[..., Any]]]:
     """(ufunc rules, function rules), built on first use so import order never matters."""
-    return _ufunc_table(), _function_table()
+    ufuncs, functions = _ufunc_table(), _function_table()
+    for module in ops._EXTENSIONS:
+        for func, rule in module.NUMPY_RULES.items():
+            (ufuncs if isinstance(func, np.ufunc) else functions)[func] = rule
+    return ufuncs, functions
 
 
 def _qualname(func: Any) -> str:

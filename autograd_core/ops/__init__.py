@@ -2,6 +2,7 @@
 
 from types import ModuleType as _ModuleType
 
+from ..tensor import Tensor as _Tensor
 from ._util import named_errors as _named_errors
 from .arithmetic import (
     add,
@@ -53,6 +54,21 @@ from .reductions import argmax, argmin, max, mean, min, prod, std, sum, var
 from .shape import broadcast_to, expand_dims, flatten, reshape, squeeze, swapaxes, transpose
 from .softmax import log_softmax, logsumexp, softmax
 from .windows import fold, sliding_windows
+
+# NumPy-coverage families. Each module has `__all__`, `NUMPY_RULES` (NumPy callable ->
+# op, merged into the dispatch tables) and `TENSOR_METHODS` (installed on Tensor).
+# `decompositions` is reached as `ag.linalg`, not at the top level.
+from . import arrays as _arrays
+from . import decompositions as _decompositions
+from . import mathfuncs as _mathfuncs
+
+_EXTENSIONS = (_mathfuncs, _arrays, _decompositions)
+for _module in (_mathfuncs, _arrays):
+    globals().update({_name: getattr(_module, _name) for _name in _module.__all__})
+for _module in _EXTENSIONS:  # x.cumsum(), x.trace(), ...
+    for _name, _method in _module.TENSOR_METHODS.items():
+        setattr(_Tensor, _name, _method)
+del _module
 
 # The op functions only: not the family submodules, so `ag.shape` etc. never name a module.
 __all__ = [name for name, value in globals().items() if not name.startswith("_") and not isinstance(value, _ModuleType)]
