@@ -61,9 +61,10 @@ from .windows import fold, sliding_windows
 from . import arrays as _arrays
 from . import decompositions as _decompositions
 from . import mathfuncs as _mathfuncs
+from . import products as _products
 
-_EXTENSIONS = (_mathfuncs, _arrays, _decompositions)
-for _module in (_mathfuncs, _arrays):
+_EXTENSIONS = (_mathfuncs, _arrays, _products, _decompositions)
+for _module in (_mathfuncs, _arrays, _products):
     globals().update({_name: getattr(_module, _name) for _name in _module.__all__})
 for _module in _EXTENSIONS:  # x.cumsum(), x.trace(), ...
     for _name, _method in _module.TENSOR_METHODS.items():
