@@ -8,6 +8,7 @@
 
 from . import ops
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
+from .creation import arange, empty, empty_like, eye, full, full_like, identity, ones, ones_like, zeros, zeros_like
 from .dtypes import get_default_dtype, set_default_dtype
 from .engine import grad
 from .grad_mode import ScopeFrame, current_scope, enable_grad, is_grad_enabled, no_grad, scope

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from . import ops
+from . import creation, inplace, ops
 from .tensor import Tensor
 
 
@@ -48,9 +48,10 @@ def _ufunc_table() -> dict[np.ufunc, Callable[..., Any]]:
         np.logical_or: ops.logical_or,
         np.logical_xor: ops.logical_xor,
         np.logical_not: ops.logical_not,
-        np.bitwise_and: ops.logical_and,
-        np.bitwise_or: ops.logical_or,
-        np.invert: ops.logical_not,
+        np.bitwise_and: ops.bitwise_and,
+        np.bitwise_or: ops.bitwise_or,
+        np.bitwise_xor: ops.bitwise_xor,
+        np.invert: ops.invert,
         np.sign: ops.sign,
         np.floor: ops.floor,
         np.ceil: ops.ceil,
@@ -89,9 +90,21 @@ def _clip(a: Any, a_min: Any = None, a_max: Any = None, **kwargs: Any) -> Tensor
     return ops.clip(a, lo, hi)
 
 
+def _transpose(a: Any, axes: Any = None) -> Tensor:
+    return ops.transpose(a, axes)
+
+
+def _ravel(a: Any, order: str = "C") -> Tensor:
+    if order not in ("C", "A", "K"):
+        raise TypeError(f"numpy.ravel on a Tensor supports order='C' only, got order={order!r}")
+    return ops.ravel(a)
+
+
 def _like(fn: Callable[..., Any]) -> Callable[..., Tensor]:
-    def run(a: Any, *args: Any, **kwargs: Any) -> Tensor:
-        return Tensor(fn(_data(a), *args, **kwargs))
+    """`np.zeros_like(t)` and friends: a new Tensor of `t`'s dtype (NumPy's order/subok are accepted)."""
+
+    def run(a: Any, *args: Any, order: str = "K", subok: bool = True, **kwargs: Any) -> Tensor:
+        return fn(a, *args, **kwargs)
 
     return run
 
@@ -110,9 +123,9 @@ def _function_table() -> dict[Callable[..., Any], Callable[..., Any]]:
         np.argmax: ops.argmax,
         np.argmin: ops.argmin,
         np.reshape: ops.reshape,
-        np.transpose: ops.transpose,
+        np.transpose: _transpose,
         np.swapaxes: ops.swapaxes,
-        np.ravel: ops.flatten,
+        np.ravel: _ravel,
         np.squeeze: ops.squeeze,
         np.expand_dims: ops.expand_dims,
         np.broadcast_to: ops.broadcast_to,
@@ -125,10 +138,10 @@ def _function_table() -> dict[Callable[..., Any], Callable[..., Any]]:
         np.einsum: ops.einsum,
         np.dot: ops.dot,
         np.matmul: ops.matmul,
-        np.zeros_like: _like(np.zeros_like),
-        np.ones_like: _like(np.ones_like),
-        np.full_like: _like(np.full_like),
-        np.empty_like: _like(np.empty_like),
+        np.zeros_like: _like(creation.zeros_like),
+        np.ones_like: _like(creation.ones_like),
+        np.full_like: _like(creation.full_like),
+        np.empty_like: _like(creation.empty_like),
         np.shape: _values_only(np.shape),
         np.ndim: _values_only(np.ndim),
         np.size: _values_only(np.size),
@@ -163,6 +176,7 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
     name = f"numpy.{ufunc.__name__}"
     if method != "__call__":
         raise TypeError(f"{name}.{method} has no Tensor rule in autograd_core; apply it to t.data (no gradient)")
+    out = kwargs.pop("out", None)
     if kwargs:
         raise TypeError(f"{name} on Tensors does not support the keyword arguments {sorted(kwargs)}")
     fn = tables()[0].get(ufunc)
@@ -171,7 +185,28 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
             f"{name} has no Tensor rule in autograd_core; apply it to t.data (no gradient) "
             f"or write it with supported ops"
         )
-    return fn(*inputs)
+    if out is None:
+        return fn(*inputs)
+    return _into(name, ufunc, fn, inputs, out)
+
+
+def _into(name: str, ufunc: np.ufunc, fn: Callable[..., Any], inputs: tuple[Any, ...], out: Any) -> Any:
+    """`out=`: into a Tensor it is an in-place write (recorded as such); into an ndarray,
+    only values, so an input that requires grad is refused rather than losing its gradient."""
+    if isinstance(out, tuple):
+        if len(out) != 1:
+            raise TypeError(f"{name} on Tensors supports one output array, got {len(out)}")
+        out = out[0]
+    if isinstance(out, Tensor):
+        return inplace.assign(out, fn(*inputs))
+    for x in inputs:
+        if isinstance(x, Tensor) and x.requires_grad:
+            raise TypeError(
+                f"{name}(..., out=ndarray): an input Tensor requires grad (shape {x.shape}) and writing it into "
+                f"an ndarray would lose the gradient silently; pass x.detach() (or x.data) to keep only the "
+                f"values, or write into a Tensor (out=ag.zeros(...))"
+            )
+    return ufunc(*[_data(x) for x in inputs], out=out)
 
 
 def array_function(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import anomaly, grad_mode
+from .inplace import _last_write
 from .tensor import Tensor, _clock, _new
 
 
@@ -28,12 +29,17 @@ def _released_error(node: Tensor) -> RuntimeError:
 
 
 def _check_versions(node: Tensor) -> None:
-    """Refuse to differentiate through values changed in place after `node` saved them."""
+    """Refuse to differentiate through values changed in place after `node` was recorded.
+
+    Conservative by design: any write to an input or to the output (through any alias or
+    view) after the record was made raises, whether or not the derivative reads it, since
+    the graph would also route gradients to the wrong version of the tensor.
+    """
     created = node._created_at
-    if node._modified_at > created:
+    if _last_write(node) > created:
         changed, which = node, "its output"
     else:
-        bad = [i for i, p in enumerate(node._parents) if p._modified_at > created]
+        bad = [i for i, p in enumerate(node._parents) if _last_write(p) > created]
         if not bad:
             return
         changed, which = node._parents[bad[0]], f"input {bad[0]}"
@@ -41,7 +47,7 @@ def _check_versions(node: Tensor) -> None:
     raise RuntimeError(
         f"backward: {which} of '{node._op}'{where}, a tensor of shape {changed.shape}"
         f"{' named ' + repr(changed.name) if changed.name else ''}, was modified in place (version "
-        f"{changed._version}) after '{node._op}' saved it, so its gradient would be wrong. Compute "
+        f"{changed.version}) after '{node._op}' was recorded, so its gradient would be wrong. Compute "
         f"the forward pass again after the change, or change a copy instead."
     )
 
@@ -95,6 +101,11 @@ def _reduce_to(g: Any, parent: Tensor, node: Tensor) -> Any:
 
 
 def _seed(root: Tensor, grad: Any, where: str) -> np.ndarray:
+    if root.data.dtype.kind == "c":
+        raise TypeError(
+            f"{where}: the output is complex ({root.dtype}); gradients are defined here for real outputs only. "
+            f"Differentiate a real function of it, e.g. np.abs(z) ** 2 or z.real"
+        )
     if grad is None:
         if root.data.size != 1:
             raise RuntimeError(
@@ -161,6 +172,11 @@ def _run(
             if check:
                 anomaly.check_backward(node, next(i for i, q in enumerate(parents) if q is p), g, pg)
             if pg.dtype != p.data.dtype:
+                if pg.dtype.kind == "c":
+                    raise TypeError(
+                        f"backward of '{node._op}' produced a complex gradient for a real input of shape {p.shape}; "
+                        f"complex intermediate values are not differentiable here (the imaginary part would be lost)"
+                    )
                 pg = pg.astype(p.data.dtype)
             key = id(p)
             grads[key] = grads[key] + pg if key in grads else pg

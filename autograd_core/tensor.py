@@ -15,6 +15,8 @@ and functions, which dispatch to Tensor ops, so the same line serves both paths.
 
 from __future__ import annotations
 
+import dis
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -77,6 +79,8 @@ class Tensor:
         "_modified_at",
         "_scope",
         "_site",
+        "_base",
+        "_view_fn",
         "__weakref__",
     )
 
@@ -113,6 +117,11 @@ class Tensor:
         self._modified_at = 0  # the mutation clock at this tensor's last in-place write
         self._scope: grad_mode.ScopeFrame | None = None
         self._site: str | None = None
+        # `_base`: what this tensor's array aliases. A view (`_view_fn` set) shows part of a
+        # base tensor's array; an alias (Tensor(t), t.detach()) shares one array and its
+        # version count. Writes tick the whole chain, so every reader sees them.
+        self._base: Any = _alias_of(data) if isinstance(data, Tensor) and arr is data.data else None
+        self._view_fn: Callable[[Any], Any] | None = None
 
     # ----------------------------------------------------------------- graph state
     @property
@@ -157,8 +166,11 @@ class Tensor:
 
     @property
     def version(self) -> int:
-        """How many times this tensor's values were changed in place (see `mark_modified`)."""
-        return self._version
+        """How many in-place writes changed this tensor's values, through it or any alias or view."""
+        version, base = self._version, self._base
+        while base is not None:
+            version, base = max(version, base._version), base._base
+        return version
 
     def mark_modified(self) -> Tensor:
         """Declare that `self.data` was changed in place (`t.data[...] = v`, `t.data -= step`).
@@ -171,15 +183,42 @@ class Tensor:
         return self
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        """In-place write `t[index] = value`; allowed where no gradient can be corrupted."""
-        if self._requires_grad and grad_mode._state.enabled:
-            raise RuntimeError(
-                f"setitem: in-place assignment into a tensor that requires grad (shape {self.shape}"
-                f"{', made by ' + repr(self._op) if self._op else ''}) would corrupt its gradient; "
-                f"build the new value with ag.where / ag.concatenate, or write under ag.no_grad()"
-            )
-        self.data[ops.indexing._plain_index(index)] = value.data if isinstance(value, Tensor) else value
-        _bump(self)
+        """`t[index] = value`, in place, as NumPy (see `autograd_core.inplace`)."""
+        inplace.setitem(self, index, value)
+
+    # In-place operators change this tensor itself (every alias sees it), as NumPy does.
+    def __iadd__(self, other: Any) -> Tensor:
+        return inplace.binary(self, other, ops.add, np.add, "add_")
+
+    def __isub__(self, other: Any) -> Tensor:
+        return inplace.binary(self, other, ops.subtract, np.subtract, "subtract_")
+
+    def __imul__(self, other: Any) -> Tensor:
+        return inplace.binary(self, other, ops.multiply, np.multiply, "multiply_")
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return inplace.binary(self, other, ops.divide, np.divide, "divide_")
+
+    def __ipow__(self, other: Any) -> Tensor:
+        return inplace.binary(self, other, ops.power, np.power, "power_")
+
+    def __imatmul__(self, other: Any) -> Tensor:
+        return inplace.binary(self, other, ops.matmul, np.matmul, "matmul_")
+
+    def __imod__(self, other: Any) -> Tensor:
+        return inplace.binary(self, other, ops.remainder, np.remainder, "remainder_")
+
+    def __ifloordiv__(self, other: Any) -> Tensor:
+        return inplace.binary(self, other, ops.floor_divide, np.floor_divide, "floor_divide_")
+
+    def __iand__(self, other: Any) -> Tensor:
+        return inplace.binary(self, other, ops.bitwise_and, np.bitwise_and, "bitwise_and_")
+
+    def __ior__(self, other: Any) -> Tensor:
+        return inplace.binary(self, other, ops.bitwise_or, np.bitwise_or, "bitwise_or_")
+
+    def __ixor__(self, other: Any) -> Tensor:
+        return inplace.binary(self, other, ops.bitwise_xor, np.bitwise_xor, "bitwise_xor_")
 
     def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
         """Reverse-mode pass from this tensor, accumulating into leaves' `.grad`."""
@@ -228,11 +267,15 @@ class Tensor:
         return self.data.tolist()
 
     def detach(self) -> Tensor:
-        """A new leaf sharing this data, outside the graph."""
-        return Tensor(self.data)
+        """A new leaf sharing this data (and its version count), outside the graph."""
+        t = _new(self.data)
+        t._base = _alias_of(self)
+        return t
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        # np.asarray(t) is an explicit request for the values; the gradient stays behind.
+        # Implicit conversion would leave the gradient behind without a word: refuse it.
+        if self._requires_grad:
+            raise TypeError(_conversion_error(self, "converted to a NumPy array (np.asarray, np.array, ...)"))
         if dtype is None and not copy:
             return self.data
         return np.array(self.data, dtype=dtype, copy=True if copy else None)
@@ -241,7 +284,16 @@ class Tensor:
         return bool(self.data)
 
     def __float__(self) -> float:
+        if self._requires_grad and _storing_into_array():
+            raise TypeError(_conversion_error(self, "stored into a NumPy array"))
         return float(self.data)
+
+    def __format__(self, spec: str) -> str:
+        if not spec:
+            return str(self)
+        if self.data.size != 1:
+            raise TypeError(f"format: only one-element Tensors take a format spec, got shape {self.shape}")
+        return format(self.data.item(), spec)
 
     def __int__(self) -> int:
         return int(self.data)
@@ -337,18 +389,39 @@ class Tensor:
     def __ge__(self, other: Any) -> Tensor:
         return ops.greater_equal(self, other)
 
-    def __and__(self, other: Any) -> Tensor:
-        return ops.logical_and(self, other)
+    def __mod__(self, other: Any) -> Tensor:
+        return ops.remainder(self, other)
 
-    __rand__ = __and__
+    def __rmod__(self, other: Any) -> Tensor:
+        return ops.remainder(other, self)
+
+    def __floordiv__(self, other: Any) -> Tensor:
+        return ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other: Any) -> Tensor:
+        return ops.floor_divide(other, self)
+
+    # Bitwise, as NumPy: integers bit by bit, booleans logically, floats refused.
+    def __and__(self, other: Any) -> Tensor:
+        return ops.bitwise_and(self, other)
+
+    def __rand__(self, other: Any) -> Tensor:
+        return ops.bitwise_and(other, self)
 
     def __or__(self, other: Any) -> Tensor:
-        return ops.logical_or(self, other)
+        return ops.bitwise_or(self, other)
 
-    __ror__ = __or__
+    def __ror__(self, other: Any) -> Tensor:
+        return ops.bitwise_or(other, self)
+
+    def __xor__(self, other: Any) -> Tensor:
+        return ops.bitwise_xor(self, other)
+
+    def __rxor__(self, other: Any) -> Tensor:
+        return ops.bitwise_xor(other, self)
 
     def __invert__(self) -> Tensor:
-        return ops.logical_not(self)
+        return ops.invert(self)
 
     def __getitem__(self, index: Any) -> Tensor:
         return ops.getitem(self, index)
@@ -426,6 +499,12 @@ class Tensor:
     def flatten(self) -> Tensor:
         return ops.flatten(self)
 
+    def ravel(self) -> Tensor:
+        return ops.ravel(self)
+
+    def dot(self, other: Any) -> Tensor:
+        return ops.dot(self, other)
+
     def squeeze(self, axis: Any = None) -> Tensor:
         return ops.squeeze(self, axis)
 
@@ -452,10 +531,65 @@ _clock_lock = threading.Lock()
 
 
 def _bump(t: Tensor) -> None:
+    """Record an in-place write to `t`'s array: it reaches every base and alias too."""
     with _clock_lock:
         _clock[0] += 1
-        t._modified_at = _clock[0]
-        t._version += 1
+        node: Any = t
+        while node is not None:
+            node._modified_at = _clock[0]
+            node._version += 1
+            node = node._base
+
+
+class _VersionAnchor:
+    """The version count that a tensor and its aliases (detach, Tensor(t)) share."""
+
+    __slots__ = ("_modified_at", "_version", "_base")
+
+    def __init__(self, modified_at: int, version: int) -> None:
+        self._modified_at, self._version, self._base = modified_at, version, None
+
+
+def _alias_of(t: Tensor) -> Any:
+    """What a new alias of `t`'s array links to, so writes through either are seen by both."""
+    if t._view_fn is not None:
+        return t._base
+    if t._base is None:
+        t._base = _VersionAnchor(t._modified_at, t._version)
+    return t._base
+
+
+def _conversion_error(t: Tensor, how: str) -> str:
+    return (
+        f"a Tensor that requires grad (shape {t.shape}) cannot be {how}: its gradient would be lost "
+        f"silently. Take the values explicitly with x.detach(), x.numpy() or x.data, or keep the "
+        f"computation in Tensors (e.g. ag.zeros(...) instead of np.zeros(...), ag.stack instead of np.array)"
+    )
+
+
+_STORE_SUBSCR = dis.opmap["STORE_SUBSCR"]
+
+
+def _storing_into_array() -> bool:
+    """True when `float(t)` was called by NumPy for `array[i] = t` (not by the user's `float(t)`)."""
+    frame = sys._getframe(2)
+    return frame.f_code.co_code[frame.f_lasti] == _STORE_SUBSCR
+
+
+def make_view(data: Any, op: str, x: Tensor, vjps: tuple[Vjp | None, ...], view_fn: Callable[[Any], Any]) -> Tensor:
+    """`make_result` for ops that return a view of `x`'s array (`x[1:]`, `x.T`, `x.reshape(...)`).
+
+    `view_fn` redoes the op on a Tensor or array, so a write through the view can be
+    recorded on the base (see `inplace`).
+    """
+    out = make_result(data, op, (x,), vjps)
+    if type(data) is np.ndarray and np.may_share_memory(data, x.data):
+        if x._view_fn is not None:
+            inner = x._view_fn
+            out._base, out._view_fn = x._base, lambda t: view_fn(inner(t))
+        else:
+            out._base, out._view_fn = x, view_fn
+    return out
 
 
 def _new(data: Any) -> Tensor:
@@ -475,6 +609,8 @@ def _new(data: Any) -> Tensor:
     t._modified_at = 0
     t._scope = None
     t._site = None
+    t._base = None
+    t._view_fn = None
     return t
 
 
@@ -522,4 +658,4 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
 
 
 from . import anomaly, ops  # noqa: E402, I001  (the op modules import Tensor from here)
-from . import dispatch  # noqa: E402
+from . import dispatch, inplace  # noqa: E402

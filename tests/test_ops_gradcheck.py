@@ -161,6 +161,21 @@ def getitems(draw: st.DrawFn, side: int) -> Inputs:
 
 
 @st.composite
+def index_puts(draw: st.DrawFn, side: int) -> Inputs:
+    shape = draw(shapes(0, 3, 1, side))
+    index = draw(indices(shape))  # repeated integer indices included: the last write wins
+    target = np.zeros(shape)[index].shape
+    value_shape = draw(st.sampled_from([target, target[1:], ()]))  # NumPy broadcasts the value
+    return _values(draw, shape, value_shape), {"index": index}
+
+
+def ref_index_put(x: np.ndarray, v: np.ndarray, index: Any) -> np.ndarray:
+    out = x.copy()
+    out[index] = v
+    return out
+
+
+@st.composite
 def scatters(draw: st.DrawFn, side: int) -> Inputs:
     shape = draw(shapes(0, 3, 1, side))
     index = draw(indices(shape))
@@ -418,6 +433,7 @@ CASES = [
     Case("reshape", lambda x, shape: x.reshape(shape), np.reshape, reshapes),
     Case("reshape", lambda x, shape: ag.reshape(x, *shape), np.reshape, reshapes, label="varargs"),
     Case("flatten", ag.flatten, np.ravel, unary),
+    Case("ravel", ag.ravel, np.ravel, unary),
     Case("transpose", ag_transpose, np.transpose, transposes),
     Case("swapaxes", ag.swapaxes, np.swapaxes, swaps),
     Case("squeeze", ag.squeeze, np.squeeze, squeezes),
@@ -425,6 +441,7 @@ CASES = [
     Case("broadcast_to", ag.broadcast_to, np.broadcast_to, broadcasts),
     Case("getitem", lambda x, index: x[index], lambda x, index: x[index], getitems),
     Case("scatter_add", ag.scatter_add, ref_scatter, scatters),
+    Case("index_put", lambda x, v, index: ag.index_put(x, index, v), ref_index_put, index_puts),
     Case("where", lambda a, b, cond: ag.where(cond, a, b), lambda a, b, cond: np.where(cond, a, b), wheres),
     Case("concatenate", lambda *xs, axis: ag.concatenate(xs, axis=axis),
          lambda *xs, axis: np.concatenate(xs, axis=axis), concatenations),
@@ -448,11 +465,13 @@ NON_DIFFERENTIABLE = {
     "sign": np.sign, "floor": np.floor, "ceil": np.ceil, "round": np.round, "isnan": np.isnan,
     "isinf": np.isinf, "isfinite": np.isfinite, "argmax": np.argmax, "argmin": np.argmin,
 }
+# Integer-only (bitwise) ops: tested against NumPy in tests/test_numpy_idioms.py.
+INTEGER_ONLY = {"bitwise_and", "bitwise_or", "bitwise_xor", "invert"}
 
 
 def test_table_covers_every_op() -> None:
     # The NumPy-coverage families (ag.ops._EXTENSIONS) keep their own tables and coverage tests.
-    public = set(ag.ops.__all__) - {name for module in ag.ops._EXTENSIONS for name in module.__all__}
+    public = set(ag.ops.__all__) - {name for module in ag.ops._EXTENSIONS for name in module.__all__} - INTEGER_ONLY
     covered = {c.name for c in CASES}
     assert public - covered - set(NON_DIFFERENTIABLE) == set(), "ops with no gradient-check row"
     assert covered | set(NON_DIFFERENTIABLE) <= public, "rows for names that are not public ops"

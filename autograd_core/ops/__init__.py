@@ -3,13 +3,25 @@
 from types import ModuleType as _ModuleType
 
 from ..tensor import Tensor as _Tensor
+
+# NumPy-coverage families. Each module has `__all__`, `NUMPY_RULES` (NumPy callable ->
+# op, merged into the dispatch tables) and `TENSOR_METHODS` (installed on Tensor).
+# `decompositions` is reached as `ag.linalg`, not at the top level.
+from . import arrays as _arrays
+from . import decompositions as _decompositions
+from . import mathfuncs as _mathfuncs
+from . import products as _products
 from ._util import named_errors as _named_errors
 from .arithmetic import (
     add,
+    bitwise_and,
+    bitwise_or,
+    bitwise_xor,
     divide,
     equal,
     greater,
     greater_equal,
+    invert,
     less,
     less_equal,
     logical_and,
@@ -47,21 +59,13 @@ from .elementwise import (
     square,
     tanh,
 )
-from .indexing import getitem, scatter_add, where
+from .indexing import getitem, index_put, scatter_add, where
 from .join import concatenate, pad, split, stack
 from .linalg import dot, einsum, matmul
 from .reductions import argmax, argmin, max, mean, min, prod, std, sum, var
-from .shape import broadcast_to, expand_dims, flatten, reshape, squeeze, swapaxes, transpose
+from .shape import broadcast_to, expand_dims, flatten, ravel, reshape, squeeze, swapaxes, transpose
 from .softmax import log_softmax, logsumexp, softmax
 from .windows import fold, sliding_windows
-
-# NumPy-coverage families. Each module has `__all__`, `NUMPY_RULES` (NumPy callable ->
-# op, merged into the dispatch tables) and `TENSOR_METHODS` (installed on Tensor).
-# `decompositions` is reached as `ag.linalg`, not at the top level.
-from . import arrays as _arrays
-from . import decompositions as _decompositions
-from . import mathfuncs as _mathfuncs
-from . import products as _products
 
 _EXTENSIONS = (_mathfuncs, _arrays, _products, _decompositions)
 for _module in (_mathfuncs, _arrays, _products):

@@ -40,9 +40,17 @@ def _binary(name: str, fn: Callable[..., Any], vjps: tuple[Vjp | None, Vjp | Non
     return op
 
 
-def _safe_log(a: Any) -> Any:
-    # d(a**b)/db = a**b * log(a); defined as 0 where a <= 0 (PyTorch uses 0 at a == 0).
-    return np.log(np.where(a > 0, a, 1))
+def _power_grad_base(g: Any, y: Any, a: Any, b: Any) -> Any:
+    # b * a**(b-1); at a == 0 with b == 0 that is 0 * inf, defined as 0 (PyTorch's value:
+    # d(x**0)/dx = 0 even at x = 0). Masking only that point keeps the second derivative in b.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((b == 0) & (a == 0), 0, g * b * a ** (b - 1))
+
+
+def _power_grad_exponent(g: Any, y: Any, a: Any, b: Any) -> Any:
+    # a**b * log(a), as PyTorch: 0 where a == 0 and b >= 0, -inf for 0 ** (b < 0), NaN for a < 0.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((a == 0) & (b >= 0), 0, g * y * np.log(a))
 
 
 add = _binary("add", np.add, (lambda g, y, a, b: g, lambda g, y, a, b: g))
@@ -52,7 +60,7 @@ divide = _binary("divide", np.divide, (lambda g, y, a, b: g / b, lambda g, y, a,
 power = _binary(
     "power",
     np.power,
-    (lambda g, y, a, b: g * b * a ** (b - 1), lambda g, y, a, b: g * y * _safe_log(a)),
+    (_power_grad_base, _power_grad_exponent),
 )
 maximum = _binary(
     "maximum",
@@ -107,3 +115,35 @@ logical_xor = _not_differentiable("logical_xor", np.logical_xor)
 def logical_not(x: Any) -> Tensor:
     """Elementwise `np.logical_not`; not differentiable."""
     return Tensor(np.logical_not(as_tensor(x).data))
+
+
+def _bitwise(name: str, fn: Callable[..., Any]) -> Callable[[Any, Any], Tensor]:
+    """`& | ^` as NumPy: bit by bit on integers, logical on booleans; floats are a TypeError."""
+
+    def op(a: Any, b: Any) -> Tensor:
+        a, b = _pair(a, b)
+        try:
+            return Tensor(fn(a.data, b.data))
+        except ValueError:
+            raise _shape_error(name, a, b) from None
+        except TypeError:
+            raise TypeError(
+                f"{name}: supported for integer and boolean Tensors only, got {a.dtype} and {b.dtype}"
+            ) from None
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Elementwise `np.{fn.__name__}` on integers and booleans; not differentiable."
+    return op
+
+
+bitwise_and = _bitwise("bitwise_and", np.bitwise_and)
+bitwise_or = _bitwise("bitwise_or", np.bitwise_or)
+bitwise_xor = _bitwise("bitwise_xor", np.bitwise_xor)
+
+
+def invert(x: Any) -> Tensor:
+    """`~x` as NumPy: bitwise NOT on integers, logical NOT on booleans; not differentiable."""
+    x = as_tensor(x)
+    if x.dtype.kind not in "biu":
+        raise TypeError(f"invert: supported for integer and boolean Tensors only, got {x.dtype}")
+    return Tensor(np.invert(x.data))

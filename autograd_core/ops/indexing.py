@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..tensor import Tensor, as_tensor, make_result
+from ..tensor import Tensor, as_tensor, make_result, make_view
 
 
 def _plain_index(index: Any) -> Any:
@@ -56,7 +56,63 @@ def getitem(x: Any, index: Any) -> Tensor:
         data = x.data[index]
     except IndexError as exc:
         raise IndexError(f"getitem: index {index!r} is invalid for shape {x.shape}: {exc}") from None
-    return make_result(data, "getitem", (x,), (lambda g, y, x: scatter_add(g, x.shape, index),))
+    shape = x.shape
+    vjps = (lambda g, y, x: scatter_add(g, shape, index),)
+    if _is_basic(index):  # NumPy returns a view: writes through it reach x
+        return make_view(data, "getitem", x, vjps, lambda t: t[index])
+    return make_result(data, "getitem", (x,), vjps)
+
+
+def _last_writers(shape: tuple[int, ...], index: Any, target: tuple[int, ...]) -> np.ndarray | None:
+    """Which elements of a (broadcast) value an index assignment keeps: with repeated
+    indices NumPy's last write wins, so only that element gets the gradient. None: all."""
+    if _is_basic(index):
+        return None
+    ids = np.arange(int(np.prod(target, dtype=np.int64))).reshape(target)
+    owner = np.full(shape, -1, dtype=np.int64)
+    owner[index] = ids
+    kept = owner[index] == ids
+    return None if kept.all() else kept
+
+
+def _zero_at(g: Any, index: Any) -> Any:
+    if isinstance(g, Tensor):
+        return index_put(g, index, 0.0)
+    out = np.array(g, copy=True)
+    out[index] = 0
+    return out
+
+
+def index_put(x: Any, index: Any, value: Any, out: np.ndarray | None = None) -> Tensor:
+    """`x` with `x[index] = value` applied (NumPy's setitem semantics), as a new value.
+
+    Differentiable in both: `x`'s gradient is zero where the write landed, and `value`
+    gets the gradient of the elements it kept (the last write wins for repeated indices).
+    With `out` (an array of `x`'s shape holding `x`'s values) the write goes there instead
+    of into a copy: the in-place path uses it.
+    """
+    x = as_tensor(x)
+    value = as_tensor(value, x)
+    index = _plain_index(index)
+    data = np.array(x.data, copy=True) if out is None else out
+    try:
+        data[index] = value.data
+    except IndexError as exc:
+        raise IndexError(f"index_put: index {index!r} is invalid for shape {x.shape}: {exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"index_put: cannot assign a value of shape {value.shape} to the selection: {exc}") from None
+    shape, vshape = x.shape, value.shape
+
+    def to_value(g: Any, y: Any, x: Any, v: Any) -> Any:
+        picked = g[index]
+        kept = _last_writers(shape, index, picked.shape)
+        if kept is not None:
+            picked = picked * kept
+        if picked.ndim < len(vshape):  # NumPy drops a value's leading size-1 axes
+            picked = picked.reshape((1,) * (len(vshape) - picked.ndim) + picked.shape)
+        return picked
+
+    return make_result(data, "setitem", (x, value), (lambda g, y, x, v: _zero_at(g, index), to_value))
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..tensor import Tensor, as_tensor, make_result
+from ..tensor import Tensor, as_tensor, make_result, make_view
 from ._util import normalize_axes, normalize_axis
 
 
@@ -21,12 +21,17 @@ def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
         raise TypeError(f"reshape: shape must be ints, got {shape!r}") from None
 
 
-def _reshaped(x: Tensor, shape: Any, op: str) -> Tensor:
+def _reshaped(x: Tensor, shape: Any, op: str, copy: bool = False) -> Tensor:
     try:
         data = x.data.reshape(shape)
     except ValueError:
         raise ValueError(f"{op}: cannot reshape an array of shape {x.shape} into shape {shape}") from None
-    return make_result(data, op, (x,), (lambda g, y, x: g.reshape(x.shape),))
+    back = x.shape
+    vjps = (lambda g, y, x: g.reshape(back),)
+    if copy:
+        return make_result(data.copy(), op, (x,), vjps)
+    new_shape = data.shape
+    return make_view(data, op, x, vjps, lambda t: t.reshape(new_shape))
 
 
 def reshape(x: Any, *shape: Any) -> Tensor:
@@ -35,8 +40,13 @@ def reshape(x: Any, *shape: Any) -> Tensor:
 
 
 def flatten(x: Any) -> Tensor:
-    """A 1-d copy of the values, in C order."""
-    return _reshaped(as_tensor(x), (-1,), "flatten")
+    """A 1-d copy of the values, in C order (`ndarray.flatten`: writes to it leave `x` alone)."""
+    return _reshaped(as_tensor(x), (-1,), "flatten", copy=True)
+
+
+def ravel(x: Any) -> Tensor:
+    """The values as 1-d, in C order: a view of `x` where NumPy's `ravel` gives one."""
+    return _reshaped(as_tensor(x), (-1,), "ravel")
 
 
 def squeeze(x: Any, axis: Any = None) -> Tensor:
@@ -75,15 +85,19 @@ def transpose(x: Any, *axes: Any) -> Tensor:
     perm = tuple(normalize_axis(a, x.ndim, "transpose") for a in axes) if axes else tuple(reversed(range(x.ndim)))
     if sorted(perm) != list(range(x.ndim)):
         raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
-    inverse = tuple(np.argsort(perm))
-    return make_result(x.data.transpose(perm), "transpose", (x,), (lambda g, y, x: g.transpose(inverse),))
+    inverse = tuple(int(i) for i in np.argsort(perm))
+    return make_view(
+        x.data.transpose(perm), "transpose", x, (lambda g, y, x: g.transpose(inverse),), lambda t: t.transpose(perm)
+    )
 
 
 def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
     """Exchange two axes."""
     x = as_tensor(x)
     a1, a2 = (normalize_axis(a, x.ndim, "swapaxes") for a in (axis1, axis2))
-    return make_result(x.data.swapaxes(a1, a2), "swapaxes", (x,), (lambda g, y, x: g.swapaxes(a1, a2),))
+    return make_view(
+        x.data.swapaxes(a1, a2), "swapaxes", x, (lambda g, y, x: g.swapaxes(a1, a2),), lambda t: t.swapaxes(a1, a2)
+    )
 
 
 def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
@@ -98,4 +112,4 @@ def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
     except ValueError:
         raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}") from None
     # The engine sums the gradient back to x's shape, so the rule is the identity.
-    return make_result(data, "broadcast_to", (x,), (lambda g, y, x: g,))
+    return make_view(data, "broadcast_to", x, (lambda g, y, x: g,), lambda t: np.broadcast_to(t, shape))
