@@ -276,6 +276,13 @@ def _recorded_view(x: Tensor, base: Tensor, compute: Callable[[Tensor, Any], Ten
     _take_record(x, rederived, rederived._op or op)
 
 
+def refresh_view(view: Tensor) -> None:
+    """Re-derive `view` from its base after a recorded write to the base (PyTorch's view replay):
+    its values already show the write, and now its graph record does too."""
+    fresh = view._view_fn(view._base)
+    _take_record(view, fresh, fresh._op or "getitem")
+
+
 def zero_region(g: Any, view_fn: Callable[[Any], Any], shape: tuple[int, ...]) -> Any:
     """`g` (of `shape`) with the elements that `view_fn` selects set to 0."""
     region = np.asarray(view_fn(np.arange(int(np.prod(shape))).reshape(shape))).ravel()
@@ -296,7 +303,7 @@ def binary(x: Tensor, other: Any, op: Callable[[Any, Any], Tensor], ufunc: np.uf
         try:
             ufunc(x.data, value, out=x.data)
         except (TypeError, ValueError) as exc:  # NumPy's casting and broadcasting errors
-            raise type(exc)(f"{name}: {exc}") from None
+            raise (TypeError if isinstance(exc, TypeError) else ValueError)(f"{name}: {exc}") from None
         _bump(x)
         return x
     _recorded(x, op, other, name, lambda res: _record_reads(res, 2))
@@ -321,7 +328,8 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
         try:
             x.data[index] = value.data if isinstance(value, Tensor) else value
         except (TypeError, ValueError, IndexError) as exc:
-            raise type(exc)(f"setitem: {exc}") from None
+            kind = TypeError if isinstance(exc, TypeError) else IndexError if type(exc) is IndexError else ValueError
+            raise kind(f"setitem: {exc}") from None
         _bump(x)
         return
     value = as_tensor(value, x)

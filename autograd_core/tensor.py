@@ -583,7 +583,7 @@ def make_view(data: Any, op: str, x: Tensor, vjps: tuple[Vjp | None, ...], view_
     recorded on the base (see `inplace`).
     """
     out = make_result(data, op, (x,), vjps)
-    if type(data) is np.ndarray and np.may_share_memory(data, x.data):
+    if type(data) is np.ndarray and (np.may_share_memory(data, x.data) or (data.size == 0 and data.base is not None)):
         if x._view_fn is not None:
             inner = x._view_fn
             out._base, out._view_fn = x._base, lambda t: view_fn(inner(t))
@@ -624,6 +624,9 @@ def make_result(data: Any, op: str, parents: tuple[Tensor, ...], vjps: tuple[Vjp
     out = _new(data)
     state = grad_mode._state
     if state.enabled:
+        for p in parents:  # a view whose base was written since: re-derive it first
+            if p._view_fn is not None and p._created_at < p._base._modified_at and p._base._requires_grad:
+                inplace.refresh_view(p)
         for p in parents:
             if p._requires_grad:
                 out._requires_grad = True
