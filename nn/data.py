@@ -15,6 +15,8 @@ import numpy as np
 
 from autograd_core import Tensor
 
+from . import _checks
+
 
 class Dataset:
     """Map-style dataset: `__getitem__(i)` and `__len__`."""
@@ -32,6 +34,8 @@ class TensorDataset(Dataset):
     def __init__(self, *tensors: Any) -> None:
         if not tensors:
             raise ValueError("TensorDataset: needs at least one array")
+        for t in tensors:
+            _checks.reject_sparse("TensorDataset", t)
         arrays = [t.data if isinstance(t, Tensor) else np.asarray(t) for t in tensors]
         lengths = [a.shape[0] if a.ndim else None for a in arrays]
         if None in lengths or len(set(lengths)) != 1:
@@ -76,6 +80,7 @@ def _stack(samples: list[Any]) -> Any:
     first = samples[0]
     if isinstance(first, (tuple, list)):
         return tuple(_stack([s[i] for s in samples]) for i in range(len(first)))
+    _checks.reject_sparse("DataLoader (collating a batch)", first)
     return Tensor(np.stack([s.data if isinstance(s, Tensor) else np.asarray(s) for s in samples]))
 
 
@@ -111,6 +116,7 @@ class DataLoader:
     ) -> None:
         if int(batch_size) != batch_size or batch_size <= 0:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size}")
+        _checks.reject_sparse("DataLoader", dataset)  # wrap the dense array in a TensorDataset instead
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = shuffle

@@ -10,6 +10,10 @@ crash at any point leaves either the old file or the new one, never half of one.
 Every file written here carries a SHA-256 checksum (metadata key `nn.checksum`) of
 the tensor names, dtypes, shapes, bytes and the other metadata, so a flipped bit
 anywhere is caught on load. Files from elsewhere (no checksum) still load.
+
+safetensors is an optional dependency (`pip install "autograd-core[nn]"`), imported on
+first use, so `import nn` works without it; saving or loading without it is an
+ImportError that names the extra.
 """
 
 from __future__ import annotations
@@ -24,8 +28,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import safetensors.numpy as st_numpy
-from safetensors import SafetensorError
 
 _CHECKSUM_KEY = "nn.checksum"
 # Marks files written here. The checksum covers it, and its presence demands a
@@ -40,6 +42,18 @@ class CheckpointError(ValueError):
 
 
 # ----------------------------------------------------------------- helpers
+def _safetensors(where: str) -> Any:
+    """The `safetensors` package, imported lazily (an optional dependency), or an ImportError saying what to install."""
+    try:
+        import safetensors.numpy
+    except ImportError as exc:
+        raise ImportError(
+            f"{where}: nn's checkpoints need the safetensors package, which is not installed; "
+            f'install the nn extra: pip install "autograd-core[nn]" (or pip install safetensors)'
+        ) from exc
+    return safetensors
+
+
 def _contiguous(value: Any) -> np.ndarray:
     # Not np.ascontiguousarray: it turns 0-d arrays (e.g. num_batches_tracked) into shape (1,).
     arr = np.asarray(value)
@@ -143,13 +157,13 @@ def save(
     meta = _check_metadata(metadata, "save")
     if any(k.startswith(_RESERVED_PREFIX) for k in meta):
         raise ValueError(f"save: metadata keys starting with '{_RESERVED_PREFIX}' are reserved, got {sorted(meta)}")
-    _save_arrays(arrays, path, meta)
+    _save_arrays(arrays, path, meta, "save")
 
 
-def _save_arrays(arrays: dict[str, np.ndarray], path: str, meta: dict[str, str]) -> None:
+def _save_arrays(arrays: dict[str, np.ndarray], path: str, meta: dict[str, str], where: str) -> None:
     meta = {**meta, _FORMAT_KEY: _FORMAT}
     meta[_CHECKSUM_KEY] = _checksum(arrays, meta)
-    _atomic_write(path, st_numpy.save(arrays, metadata=meta))
+    _atomic_write(path, _safetensors(where).numpy.save(arrays, metadata=meta))
 
 
 def load(path: str | os.PathLike[str], with_metadata: bool = False) -> Any:
@@ -161,12 +175,13 @@ def load(path: str | os.PathLike[str], with_metadata: bool = False) -> Any:
     non-safetensors file, and `FileNotFoundError` for a missing one.
     """
     path = os.fspath(path)
+    safetensors = _safetensors("load")  # before reading: a missing package is the first thing to fix
     with open(path, "rb") as f:
         data = f.read()
     header = _read_header(path, data)
     try:
-        arrays = st_numpy.load(data)
-    except SafetensorError as exc:
+        arrays = safetensors.numpy.load(data)
+    except safetensors.SafetensorError as exc:
         raise CheckpointError(
             f"load: '{path}' is not a valid safetensors file (truncated or corrupted): {exc}"
         ) from None
@@ -230,7 +245,7 @@ def save_checkpoint(
         meta["nn.scheduler"] = json.dumps({"class": type(scheduler).__name__, "state": state})
     if epoch is not None:
         meta["nn.epoch"] = str(int(epoch))
-    _save_arrays(arrays, path, meta)
+    _save_arrays(arrays, path, meta, "save_checkpoint")
 
 
 def _training_state(meta: Mapping[str, str], key: str, path: str, fields: tuple[str, ...]) -> dict[str, Any]:

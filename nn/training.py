@@ -6,62 +6,135 @@ all `fit` does per batch. The model needs `__call__`, `parameters()`, `train()`,
 `load_state_dict()`. The loss function takes `(output, target)` and returns a
 scalar Tensor averaged over the batch (PyTorch's default `reduction='mean'`).
 
-Metric "accuracy" (also "acc"):
-- output (N, C) with C > 1 and integer targets (N,): mean of argmax(output) == target;
-- output (N, C) with targets (N, C) (one-hot or probabilities): argmax of both;
-- one output per sample, (N,) or (N, 1), with 0/1 targets: the output is read as a
-  logit, so the prediction is `output > 0` (use it with BCEWithLogitsLoss; for a
-  sigmoid output pass a callable metric instead).
+Metric "accuracy" (also "acc") follows the loss, as Keras' does, because only the
+loss says what the outputs are:
+- `BCELoss` / `F.binary_cross_entropy` (probabilities): prediction `output > 0.5`;
+- `BCEWithLogitsLoss` / `F.binary_cross_entropy_with_logits` (logits): `output > 0`;
+- `CrossEntropyLoss`, `NLLLoss` / `F.cross_entropy`, `F.nll_loss`: argmax over axis 1.
+Binary predictions are compared element by element with `target > 0.5` (so multi-label
+outputs work; an (N, 1) output matches an (N,) target). Class predictions are compared
+with integer class indices of the output's shape without axis 1, or with the argmax of
+one-hot / probability targets of the output's shape. With any other loss (MSELoss, a
+function of your own, a wrapper) "accuracy" is a ValueError when `fit`/`evaluate`
+starts, rather than a guess: name the rule instead, "binary_accuracy" (probabilities,
+threshold 0.5), "binary_accuracy_from_logits" (threshold 0) or "categorical_accuracy"
+(argmax), each logged under its name.
 A metric can also be a callable `metric(output: np.ndarray, target: np.ndarray) -> float`
 (a per-batch mean; logged under its `__name__`).
+
+Progress: with `verbose=1`, `fit` shows a tqdm bar per epoch when tqdm is installed
+(`pip install "autograd-core[nn]"`), else it prints one line per epoch to stderr.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import math
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from autograd_core import Tensor, no_grad
 
+from . import _checks
 from .data import DataLoader, TensorDataset
+from .functional import loss as _losses
+from .modules.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss
 
-Metric = str | Callable[[np.ndarray, np.ndarray], float]
+MetricFn = Callable[[np.ndarray, np.ndarray], float]
+Metric = str | MetricFn
 
 
 # ----------------------------------------------------------------- metrics
-def accuracy(output: np.ndarray, target: np.ndarray) -> float:
-    """Classification accuracy for logits; see the module docstring for the three cases."""
-    output, target = np.asarray(output), np.asarray(target)
-    n = output.shape[0] if output.ndim else 1
-    if output.ndim == 2 and output.shape[1] > 1:
+def binary_accuracy(output: np.ndarray, target: np.ndarray, threshold: float = 0.5) -> float:
+    """Mean of `(output > threshold) == (target > 0.5)`, element by element.
+
+    `threshold=0.5` reads outputs as probabilities, `threshold=0` as logits. Shapes must
+    be equal, up to a trailing axis of length 1 ((N, 1) outputs with (N,) targets).
+    """
+    output, target = _array(output, "binary_accuracy"), _array(target, "binary_accuracy")
+    if output.shape != target.shape:
+        if output.size != target.size or _drop_trailing_one(output.shape) != _drop_trailing_one(target.shape):
+            raise ValueError(
+                f"binary_accuracy: outputs of shape {output.shape} do not match targets of shape {target.shape}; "
+                f"expected equal shapes (or (N, 1) with (N,))"
+            )
+        output, target = output.reshape(-1), target.reshape(-1)
+    if output.size == 0:
+        return 0.0
+    return float(np.mean((output > threshold) == (target > 0.5)))
+
+
+def _drop_trailing_one(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return shape[:-1] if shape and shape[-1] == 1 else shape
+
+
+def categorical_accuracy(output: np.ndarray, target: np.ndarray) -> float:
+    """Mean of `argmax(output, axis=1) == target` for class indices, or `== argmax(target, axis=1)`.
+
+    Outputs are (N, C) or (N, C, d1, ...) scores (logits, probabilities or log-probabilities);
+    targets are integer class indices of shape (N, d1, ...) or one-hot / probabilities of
+    the output's shape.
+    """
+    output, target = _array(output, "categorical_accuracy"), _array(target, "categorical_accuracy")
+    if output.ndim >= 2:
+        pred = output.argmax(axis=1)
         if target.shape == output.shape:
-            return float(np.mean(output.argmax(axis=1) == target.argmax(axis=1)))
-        if target.shape == (n,):
-            return float(np.mean(output.argmax(axis=1) == target))
-    elif output.size == n and target.size == n:
-        return float(np.mean((output.reshape(n) > 0) == (target.reshape(n) > 0.5)))
+            return float(np.mean(pred == target.argmax(axis=1))) if pred.size else 0.0
+        if target.shape == pred.shape and target.dtype.kind in "iub":
+            return float(np.mean(pred == target)) if pred.size else 0.0
     raise ValueError(
-        f"accuracy: cannot compare outputs of shape {output.shape} with targets of shape {target.shape}; "
-        f"expected (N, C) logits with (N,) class indices or (N, C) one-hot targets, "
-        f"or (N,)/(N, 1) logits with 0/1 targets"
+        f"categorical_accuracy: cannot compare outputs of shape {output.shape} with targets of shape "
+        f"{target.shape} (dtype {target.dtype}); expected (N, C, ...) outputs with integer class indices "
+        f"(N, ...) or one-hot / probability targets of the output's shape"
     )
 
 
-_METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {"accuracy": accuracy, "acc": accuracy}
+def binary_accuracy_from_logits(output: np.ndarray, target: np.ndarray) -> float:
+    """`binary_accuracy` with threshold 0: the outputs are logits."""
+    return binary_accuracy(output, target, threshold=0.0)
 
 
-def _resolve_metrics(metrics: Sequence[Metric] | None) -> dict[str, Callable[[np.ndarray, np.ndarray], float]]:
+_NAMED: dict[str, MetricFn] = {
+    "binary_accuracy": binary_accuracy,
+    "binary_accuracy_from_logits": binary_accuracy_from_logits,
+    "categorical_accuracy": categorical_accuracy,
+}
+_ACCURACY_NAMES = ("accuracy", "acc")
+
+
+def accuracy_for(loss_fn: Any) -> MetricFn:
+    """The accuracy rule that `loss_fn` implies (see the module docstring); ValueError for other losses."""
+    fn = loss_fn.func if isinstance(loss_fn, functools.partial) else loss_fn
+    if isinstance(fn, BCELoss) or fn is _losses.binary_cross_entropy:
+        return binary_accuracy
+    if isinstance(fn, BCEWithLogitsLoss) or fn is _losses.binary_cross_entropy_with_logits:
+        return binary_accuracy_from_logits
+    if isinstance(fn, (CrossEntropyLoss, NLLLoss)) or fn is _losses.cross_entropy or fn is _losses.nll_loss:
+        return categorical_accuracy
+    name = getattr(fn, "__name__", None) or type(fn).__name__
+    raise ValueError(
+        f"metric 'accuracy' follows the loss, and {name} is not BCELoss, BCEWithLogitsLoss, CrossEntropyLoss or "
+        f"NLLLoss (nor their nn.functional forms), so whether outputs are probabilities, logits or class scores "
+        f"is unknown; name the rule instead: 'binary_accuracy' (probabilities, threshold 0.5), "
+        f"'binary_accuracy_from_logits' (logits, threshold 0) or 'categorical_accuracy' (argmax over axis 1)"
+    )
+
+
+def _resolve_metrics(metrics: Sequence[Metric] | None, loss_fn: Any) -> dict[str, MetricFn]:
     resolved = {}
     for m in metrics or []:
         if isinstance(m, str):
-            if m not in _METRICS:
-                raise ValueError(f"unknown metric {m!r}; known: {sorted(_METRICS)}, or pass a callable")
-            resolved["accuracy" if m == "acc" else m] = _METRICS[m]
+            if m in _ACCURACY_NAMES:
+                resolved["accuracy"] = accuracy_for(loss_fn)
+            elif m in _NAMED:
+                resolved[m] = _NAMED[m]
+            else:
+                known = sorted([*_ACCURACY_NAMES, *_NAMED])
+                raise ValueError(f"unknown metric {m!r}; known: {known}, or pass a callable")
         elif callable(m):
             resolved[getattr(m, "__name__", type(m).__name__)] = m
         else:
@@ -184,8 +257,40 @@ class EarlyStopping(Callback):
 
 
 # ----------------------------------------------------------------- loops
-def _array(x: Any) -> np.ndarray:
+def _array(x: Any, where: str) -> np.ndarray:
+    _checks.reject_sparse(where, x)
     return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+class _PlainProgress:
+    """tqdm's part that `fit` uses, without tqdm: silent, or (`show`) one line per epoch on stderr."""
+
+    def __init__(self, iterable: Iterable[Any], desc: str, show: bool) -> None:
+        self.iterable, self.desc, self.show, self.postfix = iterable, desc, show, ""
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.iterable)
+
+    def set_postfix(self, **kwargs: Any) -> None:
+        pass  # no per-batch output: a line per batch would flood a log
+
+    def set_postfix_str(self, text: str) -> None:
+        self.postfix = text
+
+    def close(self) -> None:
+        if self.show:
+            print(f"{self.desc}: {self.postfix}", file=sys.stderr, flush=True)
+
+
+def _progress(loader: DataLoader, desc: str, verbose: int) -> Any:
+    """A tqdm bar when verbose and tqdm is installed (an optional dependency), else `_PlainProgress`."""
+    if not verbose:
+        return _PlainProgress(loader, desc, show=False)
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return _PlainProgress(loader, desc, show=True)
+    return tqdm(loader, desc=desc, leave=True, dynamic_ncols=True)
 
 
 def _run_eval(
@@ -202,7 +307,7 @@ def _run_eval(
                 n = xb.shape[0]
                 totals["loss"] += float(loss_fn(out, yb).item()) * n
                 for name, fn in metrics.items():
-                    totals[name] += fn(_array(out), yb.data) * n
+                    totals[name] += fn(_array(out, name), yb.data) * n
     finally:
         model.train() if was_training else model.eval()
     return {k: v / len(x) for k, v in totals.items()}
@@ -212,20 +317,20 @@ def evaluate(
     model: Any, loss_fn: Any, x: Any, y: Any, batch_size: int = 32, metrics: Sequence[Metric] | None = None
 ) -> dict[str, float]:
     """Mean loss (and metrics) over a dataset, in eval mode under no_grad: {'loss': ..., 'accuracy': ...}."""
-    x, y = _array(x), _array(y)
+    x, y = _array(x, "evaluate"), _array(y, "evaluate")
     if len(x) != len(y):
         raise ValueError(f"evaluate: x has {len(x)} samples but y has {len(y)}")
-    return _run_eval(model, loss_fn, x, y, batch_size, _resolve_metrics(metrics))
+    return _run_eval(model, loss_fn, x, y, batch_size, _resolve_metrics(metrics, loss_fn))
 
 
 def predict(model: Any, x: Any, batch_size: int = 32) -> np.ndarray:
     """The model's outputs for every sample of `x`, batched, in eval mode under no_grad."""
-    x = _array(x)
+    x = _array(x, "predict")
     was_training = getattr(model, "training", True)
     model.eval()
     try:
         with no_grad():
-            outs = [_array(model(Tensor(x[i : i + batch_size]))) for i in range(0, len(x), batch_size)]
+            outs = [_array(model(Tensor(x[i : i + batch_size])), "predict") for i in range(0, len(x), batch_size)]
     finally:
         model.train() if was_training else model.eval()
     return np.concatenate(outs) if outs else np.empty((0,))
@@ -254,16 +359,18 @@ def fit(
     'loss', each metric, and 'val_'-prefixed versions when there is validation data.
     Training losses and metrics are sample-weighted means over the epoch's batches
     (measured while the weights change, as Keras reports them). `seed` fixes the
-    shuffling order. `verbose=0` turns off the tqdm progress bar.
+    shuffling order. `verbose=1` shows a tqdm bar per epoch (a plain line per epoch on
+    stderr when tqdm is not installed); `verbose=0` is silent. `metrics`: see the module
+    docstring ("accuracy" follows `loss_fn`).
     """
-    x, y = _array(x), _array(y)
+    x, y = _array(x, "fit"), _array(y, "fit")
     if len(x) != len(y):
         raise ValueError(f"fit: x has {len(x)} samples but y has {len(y)}")
     if not 0.0 <= validation_split < 1.0:
         raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split}")
-    metric_fns = _resolve_metrics(metrics)
+    metric_fns = _resolve_metrics(metrics, loss_fn)
     if validation_data is not None:
-        x_val, y_val = (_array(a) for a in validation_data)
+        x_val, y_val = (_array(a, "fit (validation_data)") for a in validation_data)
     elif validation_split > 0:
         n_val = int(len(x) * validation_split)
         if n_val == 0 or n_val == len(x):
@@ -284,7 +391,7 @@ def fit(
         model.train()
         totals = dict.fromkeys(["loss", *metric_fns], 0.0)
         seen = 0
-        bar = tqdm(loader, desc=f"Epoch {epoch + 1}/{epochs}", disable=not verbose, leave=True, dynamic_ncols=True)
+        bar = _progress(loader, f"Epoch {epoch + 1}/{epochs}", verbose)
         for batch, (xb, yb) in enumerate(bar):
             optimizer.zero_grad()
             out = model(xb)
@@ -294,7 +401,7 @@ def fit(
             n = xb.shape[0]
             seen += n
             batch_logs = {"loss": float(loss.item())}
-            batch_logs.update({name: float(fn(_array(out), yb.data)) for name, fn in metric_fns.items()})
+            batch_logs.update({name: float(fn(_array(out, name), yb.data)) for name, fn in metric_fns.items()})
             for k, v in batch_logs.items():
                 totals[k] += v * n
             for cb in callbacks:

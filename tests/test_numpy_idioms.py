@@ -306,7 +306,8 @@ def _loop_max_pool(x: Tensor, size: int = 2, stride: int = 2) -> Tensor:
     out = ag.zeros((n, d, oh, ow), dtype=x.dtype)
     for i in range(oh):
         for j in range(ow):
-            out[:, :, i, j] = np.max(x[:, :, i * stride : i * stride + size, j * stride : j * stride + size], axis=(2, 3))
+            window = x[:, :, i * stride : i * stride + size, j * stride : j * stride + size]
+            out[:, :, i, j] = np.max(window, axis=(2, 3))
     return out
 
 

@@ -9,7 +9,7 @@ import autograd_core as ag
 import nn
 from autograd_core import Tensor
 from nn import optim
-from nn.training import accuracy
+from nn.training import binary_accuracy, categorical_accuracy
 
 
 def cross_entropy(logits, target):
@@ -57,19 +57,19 @@ def test_fit_learns_and_logs_per_epoch():
         epochs=4,
         batch_size=32,
         validation_split=0.25,
-        metrics=["accuracy"],
+        metrics=["categorical_accuracy"],  # a loss of our own: "accuracy" would not know the outputs are logits
         seed=0,
         verbose=0,
     )
     assert isinstance(hist, nn.History)
-    assert set(hist.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert set(hist.history) == {"loss", "categorical_accuracy", "val_loss", "val_categorical_accuracy"}
     assert all(len(v) == 4 for v in hist.history.values()) and hist.epoch == [0, 1, 2, 3]
     assert hist.history["loss"][-1] < hist.history["loss"][0]
-    assert hist.history["val_accuracy"][-1] > 0.95
+    assert hist.history["val_categorical_accuracy"][-1] > 0.95
     # val_* of the last epoch is exactly what evaluate says on the held-out tail
-    ev = nn.evaluate(model, cross_entropy, x[-50:], y[-50:], batch_size=7, metrics=["accuracy"])
+    ev = nn.evaluate(model, cross_entropy, x[-50:], y[-50:], batch_size=7, metrics=["categorical_accuracy"])
     assert ev["loss"] == pytest.approx(hist.history["val_loss"][-1], rel=1e-5)
-    assert ev["accuracy"] == pytest.approx(hist.history["val_accuracy"][-1])
+    assert ev["categorical_accuracy"] == pytest.approx(hist.history["val_categorical_accuracy"][-1])
 
 
 def test_one_full_batch_epoch_equals_the_hand_written_step():
@@ -220,13 +220,13 @@ def test_callable_metric_and_errors():
 
 def test_accuracy_metric_cases():
     logits = np.array([[2.0, 1.0, 0.0], [0.0, 0.5, 3.0], [1.0, 4.0, 0.0], [0.0, 0.0, 1.0]])
-    assert accuracy(logits, np.array([0, 2, 0, 2])) == 0.75  # class indices
-    assert accuracy(logits, np.eye(3)[[0, 2, 0, 1]]) == 0.5  # one-hot
+    assert categorical_accuracy(logits, np.array([0, 2, 0, 2])) == 0.75  # class indices
+    assert categorical_accuracy(logits, np.eye(3)[[0, 2, 0, 1]]) == 0.5  # one-hot
     binary_logits = np.array([[1.2], [-0.3], [0.1], [-2.0]])  # one logit per sample, threshold 0
-    assert accuracy(binary_logits, np.array([1.0, 0.0, 0.0, 0.0])) == 0.75
-    assert accuracy(binary_logits[:, 0], np.array([1, 0, 1, 0])) == 1.0
+    assert binary_accuracy(binary_logits, np.array([1.0, 0.0, 0.0, 0.0]), threshold=0.0) == 0.75
+    assert binary_accuracy(binary_logits[:, 0], np.array([1, 0, 1, 0]), threshold=0.0) == 1.0
     with pytest.raises(ValueError, match=r"shape \(4, 3\).*shape \(3,\)"):
-        accuracy(logits, np.array([0, 1, 2]))
+        categorical_accuracy(logits, np.array([0, 1, 2]))
 
 
 def test_fit_with_nn_losses_multiclass_and_binary():

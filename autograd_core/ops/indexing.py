@@ -92,11 +92,12 @@ def index_put(x: Any, index: Any, value: Any, out: np.ndarray | None = None) -> 
     of into a copy: the in-place path uses it.
     """
     x = as_tensor(x)
+    raw = value if type(value) in (bool, int, float, complex) else None  # NumPy's own scalar rules
     value = as_tensor(value, x)
     index = _plain_index(index)
     data = np.array(x.data, copy=True) if out is None else out
     try:
-        data[index] = value.data
+        data[index] = value.data if raw is None else raw
     except IndexError as exc:
         raise IndexError(f"index_put: index {index!r} is invalid for shape {x.shape}: {exc}") from None
     except ValueError as exc:

@@ -17,6 +17,7 @@ import autograd_core as ag
 from autograd_core import Tensor
 from autograd_core.tensor import as_tensor, make_result
 
+from .. import _checks
 from ._erf import erfc
 
 _INV_SQRT2 = 1 / math.sqrt(2)
@@ -25,10 +26,7 @@ _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 
 
 def _float_tensor(x: Any, where: str) -> Tensor:
-    t = as_tensor(x)
-    if t.dtype.kind != "f":
-        raise TypeError(f"{where}: expected a floating-point input, got dtype {t.dtype}")
-    return t
+    return _checks.float_input(where, x)
 
 
 def relu(input: Any, inplace: bool = False) -> Tensor:

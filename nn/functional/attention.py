@@ -23,6 +23,7 @@ import autograd_core as ag
 from autograd_core import Tensor
 from autograd_core.tensor import as_tensor, make_result
 
+from .. import _checks
 from .dropout import dropout as _dropout
 from .linear import linear
 
@@ -104,7 +105,8 @@ def scaled_dot_product_attention(
     `dropout_p` drops attention weights whenever it is > 0 (pass 0.0 in evaluation).
     `scale` defaults to 1/sqrt(E).
     """
-    q, k, v = as_tensor(query), as_tensor(key), as_tensor(value)
+    q, k, v = (_checks.float_input(f"scaled_dot_product_attention ({n})", a)
+               for n, a in (("query", query), ("key", key), ("value", value)))
     if min(q.ndim, k.ndim, v.ndim) < 2 or q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
         raise ValueError(
             f"scaled_dot_product_attention: expected query (..., L, E), key (..., S, E), value (..., S, Ev); "
@@ -222,7 +224,8 @@ def multi_head_attention_forward(
     where = "multi_head_attention_forward"
     if bias_k is not None or bias_v is not None or add_zero_attn or static_k is not None or static_v is not None:
         raise ValueError(f"{where}: bias_k, bias_v, add_zero_attn, static_k and static_v are not supported")
-    q_in, k_in, v_in = as_tensor(query), as_tensor(key), as_tensor(value)
+    q_in, k_in, v_in = (_checks.float_input(f"{where} ({n})", a) for n, a in (("query", query), ("key", key),
+                                                                            ("value", value)))
     unbatched = q_in.ndim == 2
     if unbatched:
         if k_in.ndim != 2 or v_in.ndim != 2:

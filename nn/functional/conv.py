@@ -41,6 +41,8 @@ from autograd_core import Tensor
 from autograd_core.ops.windows import _tuple, offset_slices, window_geometry, window_view
 from autograd_core.tensor import as_tensor, make_result
 
+from .. import _checks
+
 # Bytes of one block's columns: a core's L2 cache, where the block's three products run fastest.
 BLOCK_BYTES = 1 << 21
 
@@ -319,7 +321,8 @@ def _im2col_grad_w(g: Tensor, x: Tensor, w: Tensor, p: _Plan) -> Tensor:
 
 def _conv(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any, groups: int,
           nd: int, op: str) -> Tensor:
-    x, w = as_tensor(input), as_tensor(weight)
+    w = as_tensor(weight)
+    x = _checks.float_input(op, input, w.dtype)
     if w.ndim != nd + 2:
         raise ValueError(f"{op}: weight must be {nd + 2}-d (out_channels, in_channels/groups, *kernel), got {w.shape}")
     unbatched = x.ndim == nd + 1

@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 
 from autograd_core import Tensor
-from autograd_core.tensor import as_tensor, make_result
+from autograd_core.tensor import make_result
 
-from .. import init
+from .. import _checks, init
 
 
 def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -19,11 +19,10 @@ def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = F
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p}")
-    x = as_tensor(input)
+    # Checked in eval mode too: an int input must not pass evaluation and fail only in training.
+    x = _checks.float_input("dropout", input)
     if not training or p == 0.0:
         return x
-    if x.dtype.kind != "f":
-        raise TypeError(f"dropout: expected a floating-point input, got dtype {x.dtype}")
     dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
     keep = init.generator().random(x.shape, dtype=dtype) >= p
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)

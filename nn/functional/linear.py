@@ -9,6 +9,8 @@ import numpy as np
 from autograd_core import Tensor
 from autograd_core.tensor import as_tensor, make_result
 
+from .. import _checks
+
 
 def _grad_input(g: Any, y: Any, x: Any, w: Any, *b: Any) -> Any:
     return g @ w
@@ -28,8 +30,8 @@ _VJPS = (_grad_input, _grad_weight, _grad_bias)
 
 def linear(input: Any, weight: Any, bias: Any = None) -> Tensor:
     """`input @ weight.T + bias` with `weight` of shape (out_features, in_features), as PyTorch."""
-    x = as_tensor(input)
     w = as_tensor(weight)
+    x = _checks.float_input("linear", input, w.dtype)  # an int input would silently give float64
     if w.ndim != 2:
         raise ValueError(f"linear: weight must be 2-d (out_features, in_features), got shape {w.shape}")
     if x.ndim == 0 or x.shape[-1] != w.shape[1]:

@@ -19,18 +19,16 @@ import numpy as np
 import autograd_core as ag
 from autograd_core import Tensor
 from autograd_core.ops.indexing import scatter_add
-from autograd_core.tensor import as_tensor, make_result
+from autograd_core.tensor import make_result
 
+from .. import _checks
 from .activation import softplus_op
 
 _REDUCTIONS = ("none", "mean", "sum")
 
 
 def _float_input(input: Any, where: str) -> Tensor:
-    x = as_tensor(input)
-    if x.dtype.kind != "f":
-        raise TypeError(f"{where}: input must be floating point, got dtype {x.dtype}")
-    return x
+    return _checks.float_input(where, input)
 
 
 def _check_reduction(reduction: str, where: str) -> None:
@@ -119,33 +117,47 @@ def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 
 
 
 # ----------------------------------------------------------------------------- binary
+def _clamped_logs(x: Any) -> tuple[Any, Any]:
+    """(max(log x, -100), max(log(1 - x), -100)): PyTorch's clamp keeps p = 0 and p = 1 finite."""
+    with np.errstate(divide="ignore"):  # log(0) = -inf, clamped next
+        if isinstance(x, Tensor):  # under create_graph: differentiable ops (log1p may lack a Tensor rule)
+            return np.maximum(np.log(x), -100), np.maximum(np.log(1 - x), -100)
+        return np.maximum(np.log(x), -100), np.maximum(np.log1p(-x), -100)
+
+
 def binary_cross_entropy(input: Any, target: Any, weight: Any = None, *, reduction: str = "mean") -> Tensor:
     """-w [t log(x) + (1 - t) log(1 - x)] for probabilities x in [0, 1]; logs clamped at -100 (PyTorch).
 
-    The gradient is PyTorch's: w (x - t) / max(x (1 - x), 1e-12).
+    The input gradient is PyTorch's: w (x - t) / max(x (1 - x), 1e-12). A target Tensor
+    that requires grad gets w (log(1 - x) - log(x)), with the same clamped logs as the
+    value, so it stays finite at x = 0 and x = 1 (where PyTorch's is +-inf).
     """
-    _check_reduction(reduction, "binary_cross_entropy")
-    x = _float_input(input, "binary_cross_entropy")
-    t = _target_array(target, x, "binary_cross_entropy")
-    _check_same_shape(x, t, "binary_cross_entropy")
+    where = "binary_cross_entropy"
+    _check_reduction(reduction, where)
+    x = _float_input(input, where)
+    t = _float_target(target, x, where)  # a Tensor keeps its graph
     if x.size and not (np.all(x.data >= 0) and np.all(x.data <= 1)):
         raise ValueError(
-            f"binary_cross_entropy: all elements of input should be between 0 and 1 (got min {x.data.min()}, "
+            f"{where}: all elements of input should be between 0 and 1 (got min {x.data.min()}, "
             f"max {x.data.max()}); apply sigmoid first, or use binary_cross_entropy_with_logits"
         )
-    if t.size and not (np.all(t >= 0) and np.all(t <= 1)):
-        raise ValueError("binary_cross_entropy: all elements of target should be between 0 and 1")
-    w = _const(weight, x, "binary_cross_entropy", "weight")
-    with np.errstate(divide="ignore"):  # log(0) = -inf, clamped to -100 next
-        data = (t - 1) * np.maximum(np.log1p(-x.data), -100) - t * np.maximum(np.log(x.data), -100)
+    if t.size and not (np.all(t.data >= 0) and np.all(t.data <= 1)):
+        raise ValueError(f"{where}: all elements of target should be between 0 and 1")
+    w = _const(weight, x, where, "weight")
     scale = 1 if w is None else w
+    log_x, log_1mx = _clamped_logs(x.data)
+    data = (t.data - 1) * log_1mx - t.data * log_x
     if w is not None:
         data = data * w
 
-    def vjp(g: Any, y: Any, x: Any) -> Any:
+    def grad_input(g: Any, y: Any, x: Any, t: Any) -> Any:
         return g * scale * (x - t) / np.maximum((1 - x) * x, 1e-12)
 
-    loss = make_result(data.astype(x.dtype, copy=False), "binary_cross_entropy", (x,), (vjp,))
+    def grad_target(g: Any, y: Any, x: Any, t: Any) -> Any:
+        log_x, log_1mx = _clamped_logs(x)
+        return g * scale * (log_1mx - log_x)
+
+    loss = make_result(data.astype(x.dtype, copy=False), where, (x, t), (grad_input, grad_target))
     return _reduce(loss, reduction)
 
 
@@ -180,6 +192,15 @@ def _class_axis(x: Tensor, where: str) -> int:
 def _class_indices(target: Any, x: Tensor, cdim: int, ignore_index: int, where: str) -> np.ndarray:
     idx = np.asarray(target.data if isinstance(target, Tensor) else target)
     expected = x.shape[:cdim] + x.shape[cdim + 1 :]
+    if idx.shape == x.shape and idx.shape != expected:  # one-hot (or probabilities) in an int/bool array
+        hint = f"class indices of shape {expected}: target.argmax(axis={cdim})"
+        if where == "cross_entropy":  # PyTorch: probability targets must be floating point
+            raise TypeError(
+                f"{where}: target has the input's shape {x.shape} but dtype {idx.dtype}; a target of the input's "
+                f"shape holds class probabilities and must be floating point: target.astype(np.{x.dtype.name}); "
+                f"or pass {hint}"
+            )
+        raise ValueError(f"{where}: target of shape {idx.shape} (dtype {idx.dtype}) looks one-hot; pass {hint}")
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{where}: class-index targets must be integers, got dtype {idx.dtype}")
     if idx.shape != expected:

@@ -16,6 +16,8 @@ import numpy as np
 from autograd_core import Tensor
 from autograd_core.tensor import as_tensor
 
+from .. import _checks
+
 
 def _normalize(x: Tensor, axes: tuple[int, ...], eps: float) -> tuple[Tensor, Tensor, Tensor]:
     """((x - mean) / sqrt(var + eps), mean, biased var) over `axes`, statistics kept as size-1 axes."""
@@ -57,9 +59,7 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
     In training mode `running_mean` / `running_var` (Tensors or arrays, or None) are
     updated in place: `(1 - momentum) * old + momentum * batch`, the variance unbiased.
     """
-    x = as_tensor(input)
-    if x.dtype.kind == "c":  # the running statistics are real: a cast would drop the imaginary part
-        raise TypeError(f"batch_norm: expected a real input, got dtype {x.dtype}")
+    x = _checks.float_input("batch_norm", input)
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected an input of shape (N, C, ...), got {x.shape}")
     c = x.shape[1]
@@ -89,7 +89,7 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
 def layer_norm(input: Any, normalized_shape: int | Sequence[int], weight: Any = None, bias: Any = None,
                eps: float = 1e-5) -> Tensor:
     """Normalise over the trailing `normalized_shape` axes of each sample, then scale and shift."""
-    x = as_tensor(input)
+    x = _checks.float_input("layer_norm", input)
     shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
     k = len(shape)
     if k == 0 or x.ndim < k or tuple(x.shape[x.ndim - k :]) != tuple(int(n) for n in shape):
@@ -102,7 +102,7 @@ def layer_norm(input: Any, normalized_shape: int | Sequence[int], weight: Any = 
 
 def group_norm(input: Any, num_groups: int, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Tensor:
     """Normalise each sample over groups of channels (`(N, C, ...)`, C divisible by `num_groups`)."""
-    x = as_tensor(input)
+    x = _checks.float_input("group_norm", input)
     if x.ndim < 2:
         raise ValueError(f"group_norm: expected an input of shape (N, C, ...), got {x.shape}")
     n, c = x.shape[:2]

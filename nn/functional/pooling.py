@@ -23,11 +23,13 @@ import numpy as np
 import autograd_core as ag
 from autograd_core import Tensor
 from autograd_core.ops.windows import _tuple, offset_slices, window_view
-from autograd_core.tensor import as_tensor, make_result
+from autograd_core.tensor import make_result
+
+from .. import _checks
 
 
 def _batched(input: Any, nd: int, op: str) -> tuple[Tensor, bool]:
-    x = as_tensor(input)
+    x = _checks.float_input(op, input)
     if x.ndim not in (nd + 1, nd + 2):
         raise ValueError(f"{op}: expected a {nd + 1}-d (unbatched) or {nd + 2}-d (batched) input, got shape {x.shape}")
     return (x.reshape((1,) + x.shape), True) if x.ndim == nd + 1 else (x, False)
@@ -109,10 +111,9 @@ def _choose(view: np.ndarray, offsets: list[tuple[int, ...]], check_nan: bool) -
 
 
 def _max_pool_op(x: Tensor, w: _Windows) -> Tensor:
-    fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-    view = window_view(_pad_with(x.data, w, fill), w.kernel, w.stride, w.dilation, w.out)
+    view = window_view(_pad_with(x.data, w, -np.inf), w.kernel, w.stride, w.dilation, w.out)
     offsets = list(itertools.product(*(range(k) for k in w.kernel)))
-    best, choice = _choose(view, offsets, x.dtype.kind == "f" and bool(np.isnan(x.data).any()))
+    best, choice = _choose(view, offsets, bool(np.isnan(x.data).any()))
     padded_shape = x.shape[:2] + w.padded
     # Windows that never share an element can write their gradient instead of adding it.
     disjoint = all(s >= (k - 1) * d + 1 for k, s, d in zip(w.kernel, w.stride, w.dilation))
@@ -160,8 +161,6 @@ def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
 def _avg_pool(input: Any, kernel_size: Any, stride: Any, padding: Any, ceil_mode: bool, count_include_pad: bool,
               divisor_override: Any, nd: int, op: str) -> Tensor:
     x, unbatched = _batched(input, nd, op)
-    if x.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating-point input, got dtype {x.dtype}")
     w = _Windows(x.shape, kernel_size, stride, padding, 1, ceil_mode, nd, op)
     xp = ag.pad(x, ((0, 0), (0, 0)) + w.widths) if w.padded_any else x
     kernel_axes = tuple(range(2, 2 + nd))
@@ -209,8 +208,6 @@ def _averaging_matrix(size: int, out: int, dtype: np.dtype) -> np.ndarray:
 
 def _adaptive_avg_pool(input: Any, output_size: Any, nd: int, op: str) -> Tensor:
     x, unbatched = _batched(input, nd, op)
-    if x.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating-point input, got dtype {x.dtype}")
     sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * nd
     if len(sizes) != nd:
         raise ValueError(f"{op}: output_size must be an int or a tuple of {nd}, got {output_size!r}")

@@ -26,6 +26,7 @@ import autograd_core as ag
 from autograd_core import Tensor
 from autograd_core.tensor import as_tensor, make_result
 
+from .. import _checks
 from .linear import linear
 
 __all__ = ["gru_cell", "lstm_cell", "recurrent_sequence", "rnn_relu_cell", "rnn_tanh_cell"]
@@ -52,14 +53,14 @@ def _check_cell(name: str, x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, gat
 
 def rnn_tanh_cell(input: Any, hx: Any, w_ih: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None) -> Tensor:
     """One Elman step: `h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)`."""
-    x, h, wi, wh = (as_tensor(a) for a in (input, hx, w_ih, w_hh))
+    x, h, wi, wh = _checks.float_input("rnn_tanh_cell", input), *(as_tensor(a) for a in (hx, w_ih, w_hh))
     _check_cell("rnn_tanh_cell", x, h, wi, wh, 1)
     return ag.tanh(linear(x, wi, b_ih) + linear(h, wh, b_hh))
 
 
 def rnn_relu_cell(input: Any, hx: Any, w_ih: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None) -> Tensor:
     """One Elman step with ReLU: `h' = relu(x W_ih^T + b_ih + h W_hh^T + b_hh)`."""
-    x, h, wi, wh = (as_tensor(a) for a in (input, hx, w_ih, w_hh))
+    x, h, wi, wh = _checks.float_input("rnn_relu_cell", input), *(as_tensor(a) for a in (hx, w_ih, w_hh))
     _check_cell("rnn_relu_cell", x, h, wi, wh, 1)
     return ag.relu(linear(x, wi, b_ih) + linear(h, wh, b_hh))
 
@@ -70,7 +71,7 @@ def gru_cell(input: Any, hx: Any, w_ih: Any, w_hh: Any, b_ih: Any = None, b_hh: 
     r = σ(W_ir x + b_ir + W_hr h + b_hr), z = σ(W_iz x + b_iz + W_hz h + b_hz),
     n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) * n + z * h.
     """
-    x, h, wi, wh = (as_tensor(a) for a in (input, hx, w_ih, w_hh))
+    x, h, wi, wh = _checks.float_input("gru_cell", input), *(as_tensor(a) for a in (hx, w_ih, w_hh))
     _check_cell("gru_cell", x, h, wi, wh, 3)
     n_h = h.shape[-1]
     gi, gh = linear(x, wi, b_ih), linear(h, wh, b_hh)
@@ -90,7 +91,8 @@ def lstm_cell(
     """
     if not isinstance(hx, (tuple, list)) or len(hx) != 2:
         raise TypeError(f"lstm_cell: hx must be a pair (h, c), got {type(hx).__name__}")
-    x, h, c, wi, wh = (as_tensor(a) for a in (input, hx[0], hx[1], w_ih, w_hh))
+    x = _checks.float_input("lstm_cell", input)
+    h, c, wi, wh = (as_tensor(a) for a in (hx[0], hx[1], w_ih, w_hh))
     _check_cell("lstm_cell", x, h, wi, wh, 4)
     if c.shape != h.shape:
         raise ValueError(f"lstm_cell: cell state of shape {c.shape} does not match hidden state {h.shape}")

@@ -10,11 +10,11 @@ from autograd_core import Tensor
 from autograd_core.ops.indexing import scatter_add
 from autograd_core.tensor import as_tensor, make_result
 
+from .. import _checks
+
 
 def _indices(input: Any, n: int, where: str, what: str = "rows") -> np.ndarray:
-    idx = np.asarray(input.data if isinstance(input, Tensor) else input)
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"{where}: indices must be integers, got dtype {idx.dtype}")
+    idx = _checks.index_input(where, input)
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         bad = idx.min() if idx.min() < 0 else idx.max()
         raise IndexError(f"{where}: index {bad} is out of range for {n} {what} (valid: 0 .. {n - 1})")

@@ -19,7 +19,7 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Any) -> Tensor:
-        return F.relu(input)
+        return F.relu(_checks.layer_input(self, input))
 
 
 class LeakyReLU(Module):
@@ -31,7 +31,7 @@ class LeakyReLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Any) -> Tensor:
-        return F.leaky_relu(input, self.negative_slope)
+        return F.leaky_relu(_checks.layer_input(self, input), self.negative_slope)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
@@ -46,7 +46,7 @@ class ELU(Module):
         self.inplace = inplace
 
     def forward(self, input: Any) -> Tensor:
-        return F.elu(input, self.alpha)
+        return F.elu(_checks.layer_input(self, input), self.alpha)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
@@ -62,7 +62,7 @@ class GELU(Module):
         self.approximate = approximate
 
     def forward(self, input: Any) -> Tensor:
-        return F.gelu(input, self.approximate)
+        return F.gelu(_checks.layer_input(self, input), self.approximate)
 
     def extra_repr(self) -> str:
         return f"approximate={self.approximate!r}"
@@ -76,21 +76,21 @@ class SiLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Any) -> Tensor:
-        return F.silu(input)
+        return F.silu(_checks.layer_input(self, input))
 
 
 class Tanh(Module):
     """Hyperbolic tangent."""
 
     def forward(self, input: Any) -> Tensor:
-        return F.tanh(input)
+        return F.tanh(_checks.layer_input(self, input))
 
 
 class Sigmoid(Module):
     """1 / (1 + exp(-x))."""
 
     def forward(self, input: Any) -> Tensor:
-        return F.sigmoid(input)
+        return F.sigmoid(_checks.layer_input(self, input))
 
 
 class Softmax(Module):
@@ -103,7 +103,7 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, input: Any) -> Tensor:
-        return F.softmax(input, self.dim)
+        return F.softmax(_checks.layer_input(self, input), self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -119,7 +119,7 @@ class LogSoftmax(Module):
         self.dim = dim
 
     def forward(self, input: Any) -> Tensor:
-        return F.log_softmax(input, self.dim)
+        return F.log_softmax(_checks.layer_input(self, input), self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"

@@ -8,7 +8,6 @@ import numpy as np
 
 import autograd_core as ag
 from autograd_core import Tensor
-from autograd_core.tensor import as_tensor
 
 from .. import _checks, init
 from ..functional.attention import multi_head_attention_forward
@@ -110,7 +109,7 @@ class MultiheadAttention(Module):
         weights: (B, L, S) averaged over heads, or (B, num_heads, L, S) with
         `average_attn_weights=False`; None when `need_weights=False`.
         """
-        q, k, v = as_tensor(query), as_tensor(key), as_tensor(value)
+        q, k, v = (_checks.layer_input(self, a, n) for n, a in (("query", query), ("key", key), ("value", value)))
         if self.batch_first and q.ndim == 3:  # views: the functional flattens them without a copy
             q, k, v = q.swapaxes(0, 1), k.swapaxes(0, 1), v.swapaxes(0, 1)
         out, weights = multi_head_attention_forward(

@@ -9,7 +9,6 @@ import numpy as np
 import autograd_core as ag
 from autograd_core import Tensor
 from autograd_core.ops.windows import _tuple
-from autograd_core.tensor import as_tensor
 
 from .. import _checks, init
 from ..functional.conv import conv1d, conv2d, conv_padding
@@ -68,10 +67,10 @@ class _ConvNd(Module):
 
     def forward(self, input: Any) -> Tensor:
         conv = conv1d if self._nd == 1 else conv2d
+        x = _checks.layer_input(self, input)
         if self.padding_mode == "zeros":
-            return conv(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+            return conv(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
         # Other modes pad explicitly first (as PyTorch does), then convolve without padding.
-        x = input if isinstance(input, Tensor) else as_tensor(input)
         lead = ((0, 0),) * (x.ndim - self._nd)
         x = ag.pad(x, lead + self._pads, mode=_PAD_MODES[self.padding_mode])
         return conv(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)

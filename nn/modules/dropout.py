@@ -20,7 +20,7 @@ class Dropout(Module):
         self.inplace = inplace
 
     def forward(self, input: Any) -> Tensor:
-        return dropout(input, self.p, self.training)
+        return dropout(_checks.layer_input(self, input), self.p, self.training)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"

@@ -40,7 +40,7 @@ class Linear(Module):
         init.default_affine_(self.weight, self.bias)
 
     def forward(self, input: Any) -> Tensor:
-        return linear(input, self.weight, self.bias)
+        return linear(_checks.layer_input(self, input), self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

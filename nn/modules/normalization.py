@@ -68,7 +68,7 @@ class _BatchNorm(Module):
             self.bias.data = np.zeros_like(self.bias.data)
 
     def forward(self, input: Any) -> Tensor:
-        x = input if isinstance(input, Tensor) else Tensor(input)
+        x = _checks.layer_input(self, input)
         if x.ndim not in self._ndims or x.shape[1] != self.num_features:
             raise ValueError(
                 f"{self._name}: expected a {' or '.join(f'{n}-d' for n in self._ndims)} input with "
@@ -127,7 +127,7 @@ class LayerNorm(Module):
             self.register_parameter("bias", None)
 
     def forward(self, input: Any) -> Tensor:
-        return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+        return layer_norm(_checks.layer_input(self, input), self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
@@ -154,7 +154,7 @@ class GroupNorm(Module):
             self.register_parameter("bias", None)
 
     def forward(self, input: Any) -> Tensor:
-        return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+        return group_norm(_checks.layer_input(self, input), self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"

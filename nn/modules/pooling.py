@@ -41,14 +41,16 @@ class MaxPool1d(_MaxPoolNd):
     """Max over windows of `(N, C, L)`; the gradient goes to each window's first maximum, as PyTorch."""
 
     def forward(self, input: Any) -> Tensor:
-        return F.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+        x = _checks.layer_input(self, input)
+        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
 
 
 class MaxPool2d(_MaxPoolNd):
     """Max over windows of `(N, C, H, W)`; the gradient goes to each window's first maximum, as PyTorch."""
 
     def forward(self, input: Any) -> Tensor:
-        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+        x = _checks.layer_input(self, input)
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
 
 
 class AvgPool1d(Module):
@@ -63,7 +65,8 @@ class AvgPool1d(Module):
         _check_window(self, kernel_size, self.stride, padding)
 
     def forward(self, input: Any) -> Tensor:
-        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+        x = _checks.layer_input(self, input)
+        return F.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -81,7 +84,8 @@ class AvgPool2d(Module):
         _check_window(self, kernel_size, self.stride, padding)
 
     def forward(self, input: Any) -> Tensor:
-        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+        x = _checks.layer_input(self, input)
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad, self.divisor_override)
 
     def extra_repr(self) -> str:
@@ -96,7 +100,8 @@ class AdaptiveAvgPool1d(Module):
         self.output_size = output_size
 
     def forward(self, input: Any) -> Tensor:
-        return F.adaptive_avg_pool1d(input, self.output_size)
+        x = _checks.layer_input(self, input)
+        return F.adaptive_avg_pool1d(x, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -110,7 +115,8 @@ class AdaptiveAvgPool2d(Module):
         self.output_size = output_size
 
     def forward(self, input: Any) -> Tensor:
-        return F.adaptive_avg_pool2d(input, self.output_size)
+        x = _checks.layer_input(self, input)
+        return F.adaptive_avg_pool2d(x, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"

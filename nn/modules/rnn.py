@@ -24,13 +24,6 @@ from ..functional.recurrent import GATES, gru_cell, lstm_cell, recurrent_sequenc
 from ..module import Module, Parameter
 
 
-def _float_input(x: Any, where: str) -> Tensor:
-    t = as_tensor(x)
-    if t.dtype.kind != "f":
-        raise TypeError(f"{where}: expected a floating-point input, got dtype {t.dtype}")
-    return t
-
-
 class RNNBase(Module):
     """Shared machinery of `RNN`, `GRU` and `LSTM`; `mode` is 'rnn_tanh', 'rnn_relu', 'gru' or 'lstm'."""
 
@@ -119,7 +112,7 @@ class RNNBase(Module):
         (num_layers*D, B, hidden_size) whatever `batch_first` says, D = 2 if bidirectional.
         """
         name = type(self).__name__
-        x = _float_input(input, name)
+        x = _checks.layer_input(self, input)
         if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
             raise ValueError(
                 f"{name}: expected input of shape (seq_len, batch, {self.input_size}) (or 2-d unbatched), got {x.shape}"
@@ -274,7 +267,7 @@ class RNNCellBase(Module):
     reset_parameters = RNNBase.reset_parameters
 
     def _input(self, input: Any) -> Tensor:
-        x = _float_input(input, type(self).__name__)
+        x = _checks.layer_input(self, input)
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise ValueError(
                 f"{type(self).__name__}: expected input of shape (batch, {self.input_size}) "

@@ -89,7 +89,7 @@ class TransformerEncoderLayer(Module):
         self, src: Any, src_mask: Any = None, src_key_padding_mask: Any = None, is_causal: bool = False
     ) -> Tensor:
         """src (S, B, d_model), or (B, S, d_model) with batch_first; masks as MultiheadAttention's."""
-        x = src if isinstance(src, Tensor) else Tensor(src)
+        x = _checks.layer_input(self, src)
         if self.norm_first:
             x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
             return x + self._ff_block(self.norm2(x))
@@ -127,7 +127,7 @@ class TransformerEncoder(Module):
     def forward(
         self, src: Any, mask: Any = None, src_key_padding_mask: Any = None, is_causal: bool | None = None
     ) -> Tensor:
-        x = src
+        x = _checks.layer_input(self, src)
         for layer in self.layers:
             x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=bool(is_causal))
         return self.norm(x) if self.norm is not None else x
