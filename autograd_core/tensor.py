@@ -15,8 +15,6 @@ and functions, which dispatch to Tensor ops, so the same line serves both paths.
 
 from __future__ import annotations
 
-import dis
-import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -24,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import dtypes, grad_mode
+from .aliasing import _alias_of, _conversion_error, _storing_into_array
 
 Vjp = Callable[..., Any]
 
@@ -59,6 +58,16 @@ def _check_can_require_grad(dtype: np.dtype, where: str) -> None:
             f"{where}: only floating-point tensors can require grad, got dtype {dtype}; "
             f"convert first, e.g. Tensor(x.astype(np.float32), requires_grad=True)"
         )
+
+
+def _in_place(op: str, ufunc: np.ufunc) -> Callable[[Tensor, Any], Tensor]:
+    """`x op= other` for the elementwise op `ops.<op>` (see `autograd_core.inplace`)."""
+
+    def method(self: Tensor, other: Any) -> Tensor:
+        return inplace.binary(self, other, getattr(ops, op), ufunc, op + "_")
+
+    method.__name__ = method.__qualname__ = f"__i{op}__"
+    return method
 
 
 class Tensor:
@@ -187,38 +196,17 @@ class Tensor:
         inplace.setitem(self, index, value)
 
     # In-place operators change this tensor itself (every alias sees it), as NumPy does.
-    def __iadd__(self, other: Any) -> Tensor:
-        return inplace.binary(self, other, ops.add, np.add, "add_")
-
-    def __isub__(self, other: Any) -> Tensor:
-        return inplace.binary(self, other, ops.subtract, np.subtract, "subtract_")
-
-    def __imul__(self, other: Any) -> Tensor:
-        return inplace.binary(self, other, ops.multiply, np.multiply, "multiply_")
-
-    def __itruediv__(self, other: Any) -> Tensor:
-        return inplace.binary(self, other, ops.divide, np.divide, "divide_")
-
-    def __ipow__(self, other: Any) -> Tensor:
-        return inplace.binary(self, other, ops.power, np.power, "power_")
-
-    def __imatmul__(self, other: Any) -> Tensor:
-        return inplace.binary(self, other, ops.matmul, np.matmul, "matmul_")
-
-    def __imod__(self, other: Any) -> Tensor:
-        return inplace.binary(self, other, ops.remainder, np.remainder, "remainder_")
-
-    def __ifloordiv__(self, other: Any) -> Tensor:
-        return inplace.binary(self, other, ops.floor_divide, np.floor_divide, "floor_divide_")
-
-    def __iand__(self, other: Any) -> Tensor:
-        return inplace.binary(self, other, ops.bitwise_and, np.bitwise_and, "bitwise_and_")
-
-    def __ior__(self, other: Any) -> Tensor:
-        return inplace.binary(self, other, ops.bitwise_or, np.bitwise_or, "bitwise_or_")
-
-    def __ixor__(self, other: Any) -> Tensor:
-        return inplace.binary(self, other, ops.bitwise_xor, np.bitwise_xor, "bitwise_xor_")
+    __iadd__ = _in_place("add", np.add)
+    __isub__ = _in_place("subtract", np.subtract)
+    __imul__ = _in_place("multiply", np.multiply)
+    __itruediv__ = _in_place("divide", np.divide)
+    __ipow__ = _in_place("power", np.power)
+    __imatmul__ = _in_place("matmul", np.matmul)
+    __imod__ = _in_place("remainder", np.remainder)
+    __ifloordiv__ = _in_place("floor_divide", np.floor_divide)
+    __iand__ = _in_place("bitwise_and", np.bitwise_and)
+    __ior__ = _in_place("bitwise_or", np.bitwise_or)
+    __ixor__ = _in_place("bitwise_xor", np.bitwise_xor)
 
     def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
         """Reverse-mode pass from this tensor, accumulating into leaves' `.grad`."""
@@ -539,41 +527,6 @@ def _bump(t: Tensor) -> None:
             node._modified_at = _clock[0]
             node._version += 1
             node = node._base
-
-
-class _VersionAnchor:
-    """The version count that a tensor and its aliases (detach, Tensor(t)) share."""
-
-    __slots__ = ("_modified_at", "_version", "_base")
-
-    def __init__(self, modified_at: int, version: int) -> None:
-        self._modified_at, self._version, self._base = modified_at, version, None
-
-
-def _alias_of(t: Tensor) -> Any:
-    """What a new alias of `t`'s array links to, so writes through either are seen by both."""
-    if t._view_fn is not None:
-        return t._base
-    if t._base is None:
-        t._base = _VersionAnchor(t._modified_at, t._version)
-    return t._base
-
-
-def _conversion_error(t: Tensor, how: str) -> str:
-    return (
-        f"a Tensor that requires grad (shape {t.shape}) cannot be {how}: its gradient would be lost "
-        f"silently. Take the values explicitly with x.detach(), x.numpy() or x.data, or keep the "
-        f"computation in Tensors (e.g. ag.zeros(...) instead of np.zeros(...), ag.stack instead of np.array)"
-    )
-
-
-_STORE_SUBSCR = dis.opmap["STORE_SUBSCR"]
-
-
-def _storing_into_array() -> bool:
-    """True when `float(t)` was called by NumPy for `array[i] = t` (not by the user's `float(t)`)."""
-    frame = sys._getframe(2)
-    return frame.f_code.co_code[frame.f_lasti] == _STORE_SUBSCR
 
 
 def make_view(data: Any, op: str, x: Tensor, vjps: tuple[Vjp | None, ...], view_fn: Callable[[Any], Any]) -> Tensor:
