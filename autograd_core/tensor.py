@@ -577,9 +577,11 @@ def make_result(data: Any, op: str, parents: tuple[Tensor, ...], vjps: tuple[Vjp
     out = _new(data)
     state = grad_mode._state
     if state.enabled:
-        for p in parents:  # a view whose base was written since: re-derive it first
-            if p._view_fn is not None and p._created_at < p._base._modified_at and p._base._requires_grad:
-                inplace.refresh_view(p)
+        for p in parents:  # a view whose base has had a recorded write since: re-derive it first
+            if p._view_fn is not None and p._created_at < p._base._modified_at:
+                base = p._base
+                if base._requires_grad and (p._op is not None or base._op is not None):
+                    inplace.refresh_view(p)
         for p in parents:
             if p._requires_grad:
                 out._requires_grad = True

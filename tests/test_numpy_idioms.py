@@ -396,3 +396,21 @@ def test_random_in_place_chains_equal_their_out_of_place_rewrite(steps: list[tup
         assert (ours is None) == (theirs is None)  # an operand the chain never reads gets no gradient
         if ours is not None:
             np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
+def test_a_view_taken_before_a_write_to_its_base_follows_the_base() -> None:
+    w = _leaf([1.0, 2.0])
+    buf = ag.zeros(3, dtype=np.float64)
+    head = buf[:2]  # taken while buf has no graph
+    buf[0] = w[0] * w[1]
+    assert head.data[0] == 2.0
+    head.sum().backward()  # head shows the written value, and its gradient flows to w
+    np.testing.assert_allclose(w.grad, [2.0, 1.0])
+
+
+def test_a_view_of_a_parameter_taken_under_no_grad_stays_untracked() -> None:
+    p = _leaf([1.0, 2.0])
+    with ag.no_grad():
+        frozen = p[:1]
+        p -= 1.0
+    assert not (frozen * 2).requires_grad and frozen.data[0] == 0.0
