@@ -20,7 +20,7 @@ import numpy as np
 
 import autograd_core as ag
 import nn
-from examples.datasets import digits
+from nn.datasets import load_digits
 
 REFERENCE = 0.99  # PyTorch, same network and splits, mean of seeds 0-2
 
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    x_train, y_train, x_test, y_test = digits(seed=args.seed)
+    (x_train, y_train), (x_test, y_test) = load_digits(seed=args.seed)
     nn.manual_seed(args.seed)
     model = make_model()
     optimizer = nn.optim.Adam(model.parameters(), lr=2e-3)

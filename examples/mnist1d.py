@@ -26,7 +26,7 @@ import numpy as np
 
 import autograd_core as ag
 import nn
-from examples.datasets import mnist1d
+from nn.datasets import load_mnist1d
 
 PUBLISHED = {"mlp": 0.68, "cnn": 0.94, "gru": 0.91}
 
@@ -148,7 +148,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args.out.mkdir(parents=True, exist_ok=True)
 
     t0 = time.perf_counter()
-    data = mnist1d()
+    (x_train, y_train), (x_test, y_test) = load_mnist1d()
+    data = (x_train, y_train, x_test, y_test)
     print(f"MNIST-1D generated locally in {time.perf_counter() - t0:.1f}s: "
           f"{len(data[0])} train / {len(data[2])} test, length {data[0].shape[1]}")
 
