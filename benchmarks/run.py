@@ -29,6 +29,7 @@ WORKLOADS: dict[str, tuple[str, str, int | str, str]] = {
     "conv2d": ("benchmarks.bench_cnn", "conv2d", 1, "step"),
     "rnn_step": ("benchmarks.bench_sequence", "rnn_step", 1, "step"),
     "attention_step": ("benchmarks.bench_sequence", "attention_step", 1, "step"),
+    "solve_slogdet": ("benchmarks.bench_linalg", "solve_slogdet", 1, "step"),
 }
 
 
