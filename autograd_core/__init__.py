@@ -6,7 +6,7 @@
     x.grad  # array([2., 4.], dtype=float32)
 """
 
-from . import ops
+from . import forward_ad, ops
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from .creation import arange, empty, empty_like, eye, full, full_like, identity, ones, ones_like, zeros, zeros_like
 from .dtypes import get_default_dtype, set_default_dtype

@@ -243,18 +243,21 @@ def grad(
     for i, t in enumerate(ins):
         if not isinstance(t, Tensor) or not t._requires_grad:
             raise RuntimeError(f"grad: input {i} does not require grad, so it has no gradient")
+    # With a forward-mode level open, the pass runs on Tensors so tangents flow through it
+    # (forward over reverse: Hessian-vector products in one pass).
+    on_tensors = create_graph or bool(grad_mode._state.levels)
     seeds = []
     for i, (o, go) in enumerate(zip(outs, grad_outputs)):
         if not o._requires_grad:
             raise RuntimeError(f"grad: output {i} does not require grad and has no graph")
         seed = _seed(o, go, "grad")
-        if create_graph:
+        if on_tensors:
             seed = go if isinstance(go, Tensor) else _new(seed)
         seeds.append(seed)
     if retain_graph is None:
         retain_graph = create_graph
     with grad_mode.enable_grad() if create_graph else grad_mode.no_grad():
-        found = _run(outs, seeds, retain_graph, create_graph, ins)
+        found = _run(outs, seeds, retain_graph, on_tensors, ins)
     result: list[Tensor | None] = []
     for i, t in enumerate(ins):
         g = found.get(id(t))

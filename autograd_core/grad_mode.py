@@ -14,6 +14,7 @@ class _State(threading.local):
     enabled = True  # record operations (grad mode)
     anomaly = False  # check values and record creation sites (anomaly.detect_anomaly)
     scope: ScopeFrame | None = None  # the innermost open scope (e.g. an nn module's call)
+    levels: tuple[int, ...] = ()  # open forward-mode levels, outermost first (forward_ad.dual_level)
 
 
 _state = _State()

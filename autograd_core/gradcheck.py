@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from . import engine
+from . import engine, forward_ad
+from .locate import locate_faulty_op
 from .tensor import Tensor
 
 
@@ -93,6 +94,26 @@ def _analytic_jacobians(
     return jac
 
 
+def _forward_jacobians(fn: Callable[..., Any], inputs: list[Tensor], wrt: list[Tensor], n_out: int) -> list[np.ndarray]:
+    """Columns d(flat outputs)/d(t.flat[j]) by one forward-mode pass per input element."""
+    jac = []
+    for t in wrt:
+        cols = np.zeros((n_out, t.size))
+        for j in range(t.size):
+            unit = np.zeros(t.shape, dtype=t.dtype)
+            unit.reshape(-1)[j] = 1
+            with forward_ad.dual_level():
+                args = [forward_ad.make_dual(x, unit) if x is t else x for x in inputs]
+                outs = _outputs(fn, args)
+                tangents = [forward_ad.unpack_dual(o).tangent for o in outs]
+            cols[:, j] = np.concatenate(
+                [np.zeros(o.size) if d is None else np.asarray(d.data, dtype=np.float64).ravel()
+                 for o, d in zip(outs, tangents)]
+            )
+        jac.append(cols)
+    return jac
+
+
 def _describe(t: Tensor, i: int) -> str:
     label = f" '{t.name}'" if t.name else ""
     return f"input {i}{label} (shape {t.shape}, {t.dtype})"
@@ -104,11 +125,15 @@ def gradcheck(
     eps: float = 1e-6,
     atol: float = 1e-5,
     rtol: float = 1e-3,
+    check_forward_ad: bool = False,
+    check_backward_ad: bool = True,
 ) -> bool:
     """True if `fn`'s backward matches central differences for every input that requires grad.
 
     `fn(*inputs)` returns a Tensor (or a sequence of Tensors). Raises `GradcheckError`
-    naming the input, the worst element's index, the output element, and both values.
+    naming the input, the worst element's index, the output element, and both values,
+    and, when `fn` is a composite, the first op inside it whose own derivative is wrong.
+    With `check_forward_ad=True` the forward-mode tangents are checked the same way.
     Use float64 inputs: in float32 the finite differences themselves are unreliable.
     """
     inputs = _as_inputs(inputs)
@@ -122,11 +147,34 @@ def gradcheck(
                 stacklevel=2,
             )
     n_out = _flat_outputs(fn, inputs).size
-    analytic = _analytic_jacobians(fn, inputs, wrt, n_out)
     out_shapes = [o.shape for o in _outputs(fn, inputs)]
+    numeric: dict[int, np.ndarray] = {}
+    if check_backward_ad:
+        _compare(fn, inputs, wrt, _analytic_jacobians(fn, inputs, wrt, n_out), numeric, out_shapes,
+                 eps, atol, rtol, "backward")
+    if check_forward_ad:
+        _compare(fn, inputs, wrt, _forward_jacobians(fn, inputs, wrt, n_out), numeric, out_shapes,
+                 eps, atol, rtol, "forward")
+    return True
+
+
+def _compare(
+    fn: Callable[..., Any],
+    inputs: list[Tensor],
+    wrt: list[Tensor],
+    analytic: list[np.ndarray],
+    numeric_cache: dict[int, np.ndarray],
+    out_shapes: list[tuple[int, ...]],
+    eps: float,
+    atol: float,
+    rtol: float,
+    mode: str,
+) -> None:
     for t, a in zip(wrt, analytic):
         i = next(k for k, s in enumerate(inputs) if s is t)
-        n = _numeric_jacobian(fn, inputs, t, eps)
+        if id(t) not in numeric_cache:
+            numeric_cache[id(t)] = _numeric_jacobian(fn, inputs, t, eps)
+        n = numeric_cache[id(t)]
         if n.size == 0:
             continue
         excess = np.abs(a - n) - (atol + rtol * np.abs(n))
@@ -135,14 +183,16 @@ def gradcheck(
             k, j = np.unravel_index(np.argmax(np.where(bad, np.nan_to_num(excess, nan=np.inf), -np.inf)), a.shape)
             where_in = np.unravel_index(j, t.shape) if t.shape else ()
             where_out = _output_position(int(k), out_shapes)
+            culprit = locate_faulty_op(fn, inputs, forward=mode == "forward")
             raise GradcheckError(
-                f"gradcheck failed for {_describe(t, i)} at element {tuple(int(v) for v in where_in)}, "
+                f"gradcheck ({mode} mode) failed for {_describe(t, i)} at element "
+                f"{tuple(int(v) for v in where_in)}, "
                 f"derivative of output {where_out}: analytic {a[k, j]:.10g}, numeric {n[k, j]:.10g}, "
                 f"|difference| {abs(a[k, j] - n[k, j]):.3g} > atol + rtol*|numeric| = "
                 f"{atol + rtol * abs(n[k, j]):.3g} (atol={atol}, rtol={rtol}, eps={eps}); "
                 f"{int(bad.sum())} of {bad.size} Jacobian entries disagree"
+                + (f"; {culprit}" if culprit else "")
             )
-    return True
 
 
 def _output_position(k: int, shapes: list[tuple[int, ...]]) -> str:

@@ -25,6 +25,7 @@ from . import dtypes, grad_mode
 from .aliasing import _alias_of, _conversion_error, _storing_into_array
 
 Vjp = Callable[..., Any]
+ELEMENTWISE = "elementwise"  # `make_result(..., jvp=ELEMENTWISE)`: a diagonal Jacobian (see forward_ad)
 
 _SCALARS = (bool, int, float, complex)
 
@@ -90,6 +91,7 @@ class Tensor:
         "_site",
         "_base",
         "_view_fn",
+        "_tangents",
         "__weakref__",
     )
 
@@ -131,6 +133,7 @@ class Tensor:
         # version count. Writes tick the whole chain, so every reader sees them.
         self._base: Any = _alias_of(data) if isinstance(data, Tensor) and arr is data.data else None
         self._view_fn: Callable[[Any], Any] | None = None
+        self._tangents: dict[int, Tensor] | None = None  # forward mode: tangent per open level
 
     # ----------------------------------------------------------------- graph state
     @property
@@ -529,13 +532,15 @@ def _bump(t: Tensor) -> None:
             node = node._base
 
 
-def make_view(data: Any, op: str, x: Tensor, vjps: tuple[Vjp | None, ...], view_fn: Callable[[Any], Any]) -> Tensor:
+def make_view(
+    data: Any, op: str, x: Tensor, vjps: tuple[Vjp | None, ...], view_fn: Callable[[Any], Any], jvp: Any = None
+) -> Tensor:
     """`make_result` for ops that return a view of `x`'s array (`x[1:]`, `x.T`, `x.reshape(...)`).
 
     `view_fn` redoes the op on a Tensor or array, so a write through the view can be
     recorded on the base (see `inplace`).
     """
-    out = make_result(data, op, (x,), vjps)
+    out = make_result(data, op, (x,), vjps, jvp)
     if type(data) is np.ndarray and (np.may_share_memory(data, x.data) or (data.size == 0 and data.base is not None)):
         if x._view_fn is not None:
             inner = x._view_fn
@@ -564,15 +569,21 @@ def _new(data: Any) -> Tensor:
     t._site = None
     t._base = None
     t._view_fn = None
+    t._tangents = None
     return t
 
 
-def make_result(data: Any, op: str, parents: tuple[Tensor, ...], vjps: tuple[Vjp | None, ...]) -> Tensor:
+def make_result(
+    data: Any, op: str, parents: tuple[Tensor, ...], vjps: tuple[Vjp | None, ...], jvp: Any = None
+) -> Tensor:
     """Wrap `data` as the output of `op`, recording the graph only when a gradient can flow.
 
     `vjps[i]` is `vjp(g, out, *parents) -> gradient for parents[i]`, or None where
     the operation is not differentiable in that input. The engine reduces
     broadcast gradients back to each parent's shape and dtype, so vjps need not.
+    `jvp` is the forward-mode rule, used only while a dual level is open (see
+    `forward_ad`): `jvp(tangents, out, *parents)`, or `forward_ad.ELEMENTWISE` for ops
+    whose Jacobian is diagonal; without one, forward mode transposes the vjps.
     """
     out = _new(data)
     state = grad_mode._state
@@ -594,6 +605,8 @@ def make_result(data: Any, op: str, parents: tuple[Tensor, ...], vjps: tuple[Vjp
                 out._created_at = _clock[0]
                 out._scope = state.scope
                 break
+    if state.levels:
+        forward_ad.propagate(out, parents, vjps, jvp, state.levels)
     if state.anomaly:
         anomaly.check_forward(out, op, parents)
     return out
@@ -616,4 +629,4 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
 
 
 from . import anomaly, ops  # noqa: E402, I001  (the op modules import Tensor from here)
-from . import dispatch, inplace  # noqa: E402
+from . import dispatch, forward_ad, inplace  # noqa: E402

@@ -53,6 +53,11 @@ def keep(g: Any, shape: tuple[int, ...], axes: tuple[int, ...]) -> Any:
     return g.reshape(kept_shape(shape, axes))
 
 
+# While the faulty-op locator runs (autograd_core.locate), each public op call is appended
+# here as (op function, args, kwargs, result, creation site); None otherwise.
+recording: list[tuple[Any, ...]] | None = None
+
+
 def named_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Make every TypeError/ValueError/IndexError escaping the op `fn` start with its name.
 
@@ -66,6 +71,8 @@ def named_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def op(*args: Any, **kwargs: Any) -> Any:
         try:
+            if recording is not None:
+                return _record(fn, args, kwargs)
             return fn(*args, **kwargs)
         except (TypeError, ValueError, IndexError, OverflowError) as exc:
             message = str(exc)
@@ -81,3 +88,29 @@ def named_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise kind(message).with_traceback(exc.__traceback__) from None
 
     return op
+
+
+def _record(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Call `fn` and log the call for the locator, with the inputs' values as they were."""
+    from ..anomaly import creation_site
+    from ..tensor import Tensor
+
+    global recording
+    log = recording
+    recording = None  # the op's own internal calls are part of it, not separate entries
+    try:
+        frozen = tuple(_freeze(a, Tensor) for a in args)
+        result = fn(*args, **kwargs)
+    finally:
+        recording = log
+    if log is not None:
+        log.append((fn, frozen, kwargs, result, creation_site()))
+    return result
+
+
+def _freeze(a: Any, tensor: type) -> Any:
+    if isinstance(a, tensor):
+        return tensor(a.data.copy())
+    if isinstance(a, (list, tuple)) and any(isinstance(v, tensor) for v in a):
+        return type(a)(_freeze(v, tensor) for v in a)
+    return a

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..tensor import Tensor, Vjp, as_tensor, make_result
+from ..tensor import ELEMENTWISE, Tensor, Vjp, as_tensor, make_result
 
 
 def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
@@ -33,7 +33,7 @@ def _binary(name: str, fn: Callable[..., Any], vjps: tuple[Vjp | None, Vjp | Non
             data = fn(a.data, b.data)
         except ValueError:
             raise _shape_error(name, a, b) from None
-        return make_result(data, name, (a, b), vjps)
+        return make_result(data, name, (a, b), vjps, ELEMENTWISE)
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Elementwise `np.{fn.__name__}` with broadcasting; differentiable."
@@ -83,7 +83,7 @@ minimum = _binary(
 def negative(x: Any) -> Tensor:
     """`-x`."""
     x = as_tensor(x)
-    return make_result(np.negative(x.data), "negative", (x,), (lambda g, y, x: -g,))
+    return make_result(np.negative(x.data), "negative", (x,), (lambda g, y, x: -g,), ELEMENTWISE)
 
 
 def _not_differentiable(name: str, fn: Callable[..., Any]) -> Callable[[Any, Any], Tensor]:

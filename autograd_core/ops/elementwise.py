@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import dtypes
-from ..tensor import Tensor, Vjp, as_tensor, make_result
+from ..tensor import ELEMENTWISE, Tensor, Vjp, as_tensor, make_result
 
 
 def _unary(name: str, fn: Callable[[np.ndarray], np.ndarray], vjp: Vjp, doc: str) -> Callable[[Any], Tensor]:
@@ -20,7 +20,7 @@ def _unary(name: str, fn: Callable[[np.ndarray], np.ndarray], vjp: Vjp, doc: str
 
     def op(x: Any) -> Tensor:
         x = as_tensor(x)
-        return make_result(fn(x.data), name, (x,), vjps)
+        return make_result(fn(x.data), name, (x,), vjps, ELEMENTWISE)
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
@@ -66,7 +66,7 @@ def clip(x: Any, lo: Any = None, hi: Any = None) -> Tensor:
             return g * (x >= lo)
         return g * ((x >= lo) & (x <= hi))
 
-    return make_result(data.astype(x.data.dtype, copy=False), "clip", (x,), (vjp,))
+    return make_result(data.astype(x.data.dtype, copy=False), "clip", (x,), (vjp,), ELEMENTWISE)
 
 
 def astype(x: Any, dtype: Any) -> Tensor:
@@ -79,7 +79,7 @@ def astype(x: Any, dtype: Any) -> Tensor:
     if not dtypes.is_differentiable_dtype(dtype):
         return Tensor(data)  # a cast to int or bool has no gradient
     source = x.data.dtype
-    return make_result(data, "astype", (x,), (lambda g, y, x: g.astype(source),))
+    return make_result(data, "astype", (x,), (lambda g, y, x: g.astype(source),), lambda ts, y, x: ts[0].astype(dtype))
 
 
 def _constant(name: str, fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[Any], Tensor]:

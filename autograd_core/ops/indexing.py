@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..tensor import Tensor, as_tensor, make_result, make_view
+from ..tensor import ELEMENTWISE, Tensor, as_tensor, make_result, make_view
 
 
 def _plain_index(index: Any) -> Any:
@@ -58,9 +58,10 @@ def getitem(x: Any, index: Any) -> Tensor:
         raise IndexError(f"getitem: index {index!r} is invalid for shape {x.shape}: {exc}") from None
     shape = x.shape
     vjps = (lambda g, y, x: scatter_add(g, shape, index),)
+    jvp = lambda ts, y, x: ts[0][index]
     if _is_basic(index):  # NumPy returns a view: writes through it reach x
-        return make_view(data, "getitem", x, vjps, lambda t: t[index])
-    return make_result(data, "getitem", (x,), vjps)
+        return make_view(data, "getitem", x, vjps, lambda t: t[index], jvp)
+    return make_result(data, "getitem", (x,), vjps, jvp)
 
 
 def _last_writers(shape: tuple[int, ...], index: Any, target: tuple[int, ...]) -> np.ndarray | None:
@@ -135,4 +136,5 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
         "where",
         (a, b),
         (lambda g, y, a, b: np.where(cond, g, 0), lambda g, y, a, b: np.where(cond, 0, g)),
+        ELEMENTWISE,
     )

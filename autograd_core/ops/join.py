@@ -28,6 +28,15 @@ def _take(axis: int, key: Any) -> Any:
     return lambda g, y, *xs: g[index]
 
 
+def _joined_jvp(join: Any, xs: tuple[Tensor, ...], axis: int) -> Any:
+    """A join is linear: join the tangents (zeros where an input has none)."""
+
+    def jvp(ts: list[Any], y: Any, *parents: Any) -> Any:
+        return join([np.zeros_like(x.data) if t is None else t for x, t in zip(xs, ts)], axis=axis)
+
+    return jvp
+
+
 def concatenate(seq: Sequence[Any], axis: int = 0) -> Tensor:
     """Join arrays along an existing axis."""
     xs = _tensors(seq, "concatenate")
@@ -39,7 +48,7 @@ def concatenate(seq: Sequence[Any], axis: int = 0) -> Tensor:
     ax = normalize_axis(axis, xs[0].ndim, "concatenate")
     bounds = np.cumsum([0] + [x.shape[ax] for x in xs])
     vjps = tuple(_take(ax, slice(int(lo), int(hi))) for lo, hi in zip(bounds[:-1], bounds[1:]))
-    return make_result(data, "concatenate", xs, vjps)
+    return make_result(data, "concatenate", xs, vjps, _joined_jvp(concatenate, xs, axis))
 
 
 def stack(seq: Sequence[Any], axis: int = 0) -> Tensor:
@@ -51,7 +60,7 @@ def stack(seq: Sequence[Any], axis: int = 0) -> Tensor:
         shapes = ", ".join(str(x.shape) for x in xs)
         raise ValueError(f"stack: cannot stack shapes {shapes} along axis {axis}") from None
     ax = normalize_axis(axis, data.ndim, "stack")
-    return make_result(data, "stack", xs, tuple(_take(ax, i) for i in range(len(xs))))
+    return make_result(data, "stack", xs, tuple(_take(ax, i) for i in range(len(xs))), _joined_jvp(stack, xs, axis))
 
 
 def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
@@ -87,7 +96,9 @@ def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0
     if mode == "constant":
         data = np.pad(x.data, widths, mode="constant", constant_values=constant_values)
         inner = tuple(slice(int(lo), int(lo) + n) for (lo, _), n in zip(widths, x.shape))
-        return make_result(data, "pad", (x,), (lambda g, y, x: g[inner],))
+        return make_result(
+            data, "pad", (x,), (lambda g, y, x: g[inner],), lambda ts, y, x: pad(ts[0], widths, mode="constant")
+        )
     if mode not in ("edge", "reflect", "symmetric", "wrap"):
         raise ValueError(f"pad: mode {mode!r} is not supported; use constant, edge, reflect, symmetric or wrap")
     # Each output element copies one input element: pad the element numbers, then gather.

@@ -34,6 +34,16 @@ def _matmul_grad_b(g: Any, y: Any, a: Any, b: Any) -> Any:
 _MATMUL_VJPS = (_matmul_grad_a, _matmul_grad_b)
 
 
+def _matmul_jvp(ts: list[Any], y: Any, a: Any, b: Any) -> Any:
+    """d(a @ b) = da @ b + a @ db: the product itself, once per tangent."""
+    ta, tb = ts
+    if ta is None:
+        return np.matmul(a, tb)
+    if tb is None:
+        return np.matmul(ta, b)
+    return np.matmul(ta, b) + np.matmul(a, tb)
+
+
 def matmul(a: Any, b: Any) -> Tensor:
     """`a @ b` with NumPy's rules: batched over leading axes, 1-d operands promoted."""
     a, b = _pair(a, b)
@@ -46,7 +56,7 @@ def matmul(a: Any, b: Any) -> Tensor:
             f"matmul: shapes {a.shape} and {b.shape} are not aligned "
             f"({a.shape[-1]} != {b.shape[-2] if b.ndim > 1 else b.shape[0]}) or batch axes do not broadcast"
         ) from None
-    return make_result(data, "matmul", (a, b), _MATMUL_VJPS)
+    return make_result(data, "matmul", (a, b), _MATMUL_VJPS, _matmul_jvp)
 
 
 def dot(a: Any, b: Any) -> Tensor:
@@ -159,4 +169,9 @@ def einsum(subscripts: str, *operands: Any, optimize: Any = None) -> Tensor:
         optimize = len(xs) > 2 or sum(x.size for x in xs) > 4096
     data = np.einsum(spec, *(x.data for x in xs), optimize=optimize)
     vjps = tuple(_einsum_vjp(i, labels, out, sizes) for i in range(len(xs)))
-    return make_result(data, "einsum", tuple(xs), vjps)
+
+    def jvp(ts: list[Any], y: Any, *xs: Any) -> Any:  # multilinear: one einsum per tangent
+        terms = [np.einsum(spec, *xs[:i], t, *xs[i + 1 :]) for i, t in enumerate(ts) if t is not None]
+        return sum(terms[1:], terms[0])
+
+    return make_result(data, "einsum", tuple(xs), vjps, jvp)

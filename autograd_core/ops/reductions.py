@@ -27,7 +27,10 @@ def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     x = as_tensor(x)
     axes = normalize_axes(axis, x.ndim, "sum")
     data = np.sum(x.data, axis=axes, keepdims=keepdims)
-    return make_result(data, "sum", (x,), (lambda g, y, x: expand_reduced(g, x.shape, axes),))
+    return make_result(
+        data, "sum", (x,), (lambda g, y, x: expand_reduced(g, x.shape, axes),),
+        lambda ts, y, x: ts[0].sum(axis=axes, keepdims=keepdims),
+    )
 
 
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
@@ -36,7 +39,10 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     axes = normalize_axes(axis, x.ndim, "mean")
     n = _count(x.shape, axes)
     data = np.mean(x.data, axis=axes, keepdims=keepdims)
-    return make_result(data, "mean", (x,), (lambda g, y, x: expand_reduced(g / n, x.shape, axes),))
+    return make_result(
+        data, "mean", (x,), (lambda g, y, x: expand_reduced(g / n, x.shape, axes),),
+        lambda ts, y, x: ts[0].mean(axis=axes, keepdims=keepdims),
+    )
 
 
 def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:

@@ -28,10 +28,11 @@ def _reshaped(x: Tensor, shape: Any, op: str, copy: bool = False) -> Tensor:
         raise ValueError(f"{op}: cannot reshape an array of shape {x.shape} into shape {shape}") from None
     back = x.shape
     vjps = (lambda g, y, x: g.reshape(back),)
-    if copy:
-        return make_result(data.copy(), op, (x,), vjps)
     new_shape = data.shape
-    return make_view(data, op, x, vjps, lambda t: t.reshape(new_shape))
+    jvp = lambda ts, y, x: ts[0].reshape(new_shape)
+    if copy:
+        return make_result(data.copy(), op, (x,), vjps, jvp)
+    return make_view(data, op, x, vjps, lambda t: t.reshape(new_shape), jvp)
 
 
 def reshape(x: Any, *shape: Any) -> Tensor:
@@ -87,7 +88,8 @@ def transpose(x: Any, *axes: Any) -> Tensor:
         raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
     inverse = tuple(int(i) for i in np.argsort(perm))
     return make_view(
-        x.data.transpose(perm), "transpose", x, (lambda g, y, x: g.transpose(inverse),), lambda t: t.transpose(perm)
+        x.data.transpose(perm), "transpose", x, (lambda g, y, x: g.transpose(inverse),), lambda t: t.transpose(perm),
+        lambda ts, y, x: ts[0].transpose(perm),
     )
 
 
@@ -96,7 +98,8 @@ def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
     x = as_tensor(x)
     a1, a2 = (normalize_axis(a, x.ndim, "swapaxes") for a in (axis1, axis2))
     return make_view(
-        x.data.swapaxes(a1, a2), "swapaxes", x, (lambda g, y, x: g.swapaxes(a1, a2),), lambda t: t.swapaxes(a1, a2)
+        x.data.swapaxes(a1, a2), "swapaxes", x, (lambda g, y, x: g.swapaxes(a1, a2),), lambda t: t.swapaxes(a1, a2),
+        lambda ts, y, x: ts[0].swapaxes(a1, a2),
     )
 
 
@@ -112,4 +115,7 @@ def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
     except ValueError:
         raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}") from None
     # The engine sums the gradient back to x's shape, so the rule is the identity.
-    return make_view(data, "broadcast_to", x, (lambda g, y, x: g,), lambda t: np.broadcast_to(t, shape))
+    return make_view(
+        data, "broadcast_to", x, (lambda g, y, x: g,), lambda t: np.broadcast_to(t, shape),
+        lambda ts, y, x: np.broadcast_to(ts[0], shape),
+    )

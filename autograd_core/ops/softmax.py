@@ -34,7 +34,10 @@ def softmax(x: Any, axis: Any = -1) -> Tensor:
     def vjp(g: Any, y: Any, x: Any) -> Any:
         return y * (g - (g * y).sum(axis=axes, keepdims=True))
 
-    return make_result(data, "softmax", (x,), (vjp,))
+    def jvp(ts: list[Any], y: Any, x: Any) -> Any:  # the Jacobian is symmetric
+        return vjp(ts[0], y, x)
+
+    return make_result(data, "softmax", (x,), (vjp,), jvp)
 
 
 def log_softmax(x: Any, axis: Any = -1) -> Tensor:
@@ -48,7 +51,11 @@ def log_softmax(x: Any, axis: Any = -1) -> Tensor:
     def vjp(g: Any, y: Any, x: Any) -> Any:
         return g - np.exp(y) * g.sum(axis=axes, keepdims=True)
 
-    return make_result(data, "log_softmax", (x,), (vjp,))
+    def jvp(ts: list[Any], y: Any, x: Any) -> Any:
+        t = ts[0]
+        return t - (np.exp(y) * t).sum(axis=axes, keepdims=True)
+
+    return make_result(data, "log_softmax", (x,), (vjp,), jvp)
 
 
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
@@ -64,4 +71,7 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     def vjp(g: Any, y: Any, x: Any) -> Any:
         return expand_reduced(g, x.shape, axes) * np.exp(x - keep(y, x.shape, axes))
 
-    return make_result(data, "logsumexp", (x,), (vjp,))
+    def jvp(ts: list[Any], y: Any, x: Any) -> Any:
+        return (ts[0] * np.exp(x - keep(y, x.shape, axes))).sum(axis=axes, keepdims=keepdims)
+
+    return make_result(data, "logsumexp", (x,), (vjp,), jvp)
