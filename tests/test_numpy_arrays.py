@@ -462,3 +462,14 @@ ERRORS = [
 def test_errors_name_the_op_and_shapes(call: Callable[[], Any], kind: type[Exception], match: str) -> None:
     with pytest.raises(kind, match=match):
         call()
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+@examples(8)
+@given(data=st.data())
+def test_forward_mode_gradcheck(case: Case, data: st.DataObject) -> None:
+    """The forward-mode column: each op's tangents against central differences."""
+    xs, params = _draw(data, case)
+    ts = [ag.Tensor(x, requires_grad=True) for x in xs]
+    assert ag.gradcheck(lambda *t: _combined(case.call(np, *t, **params)), ts,
+                        check_forward_ad=True, check_backward_ad=False)

@@ -476,3 +476,14 @@ def test_gradients_match_pytorch(name: str) -> None:
     }
     ag_fn, torch_fn, xs = table[name]
     _torch_parity(ag_fn, torch_fn, xs)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+@examples(8)
+@given(data=st.data())
+def test_forward_mode_gradcheck(case: Case, data: st.DataObject) -> None:
+    """The forward-mode column: each op's tangents against central differences."""
+    xs, params = _draw(data, case, small=True)
+    ts = [ag.Tensor(x, requires_grad=True) for x in xs]
+    assert ag.gradcheck(lambda *t: case.view(case.run(ag.linalg, *t, **params)), ts,
+                        check_forward_ad=True, check_backward_ad=False)

@@ -442,3 +442,12 @@ def test_first_and_second_derivatives_match_pytorch(name: str) -> None:
         np.testing.assert_allclose(g.data, tg.detach().numpy(), rtol=1e-10, atol=1e-12)
     for h, th in zip(second, tsecond):
         np.testing.assert_allclose(h.data, th.numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+@examples(8)
+@given(data=st.data())
+def test_forward_mode_gradcheck(case: Case, data: st.DataObject) -> None:
+    """The forward-mode column: each op's tangents against central differences."""
+    ts = leaves(data.draw(inputs(case, side=3), label="inputs"))
+    assert ag.gradcheck(case.np_fn, ts, check_forward_ad=True, check_backward_ad=False)

@@ -519,3 +519,13 @@ def test_errors_name_the_op(name: str, call: Callable[[Any, Any], Any], kind: An
     for namespace in (np, _Ag()):  # np.NAME(tensor) through __array_function__, and ag.NAME
         with pytest.raises(kind, match=f"^{name}:"):
             call(namespace, ag.Tensor(x, requires_grad=True))
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+@examples(8)
+@given(data=st.data())
+def test_forward_mode_gradcheck(case: Case, data: st.DataObject) -> None:
+    """The forward-mode column: each op's tangents against central differences."""
+    xs, params = _draw(data, case, side=3)
+    ts = [ag.Tensor(x, requires_grad=True) for x in xs]
+    assert ag.gradcheck(lambda *t: case.ref(*t, **params), ts, check_forward_ad=True, check_backward_ad=False)

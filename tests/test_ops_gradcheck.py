@@ -639,3 +639,50 @@ def test_std_of_constant_slice_has_zero_gradient_like_pytorch() -> None:
     x.std(axis=1).sum().backward()  # RuntimeWarnings are errors here: 0/0 must not happen
     np.testing.assert_array_equal(x.grad[0], [0.0, 0.0, 0.0])
     assert np.isfinite(x.grad).all() and np.abs(x.grad[1]).sum() > 0
+
+
+# ----------------------------------------------------------------- forward mode
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+@examples(15)
+@given(data=st.data())
+def test_forward_mode_gradcheck(case: Case, data: st.DataObject) -> None:
+    """Every op's jvp against central differences, as its vjp is checked above."""
+    xs, params = _draw(data, case, side=3)
+    ts = [ag.Tensor(x, requires_grad=True) for x in xs]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "gradcheck: .* is not float64", UserWarning)
+        assert ag.gradcheck(lambda *t: case.fn(*t, **params), ts, eps=case.eps,
+                            check_forward_ad=True, check_backward_ad=False)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.gradgrad], ids=lambda c: c.id)
+@examples(8)
+@given(data=st.data())
+def test_forward_over_reverse_equals_reverse_over_reverse(case: Case, data: st.DataObject) -> None:
+    """Hessian-vector products both ways: tangents through the backward pass, and double backward."""
+    xs, params = _draw(data, case, side=3)
+    rng = np.random.default_rng(0)
+    outs = _outputs(case.fn(*[ag.Tensor(x) for x in xs], **params))
+    weights = [rng.standard_normal(o.shape) for o in outs]
+    directions = [rng.standard_normal(x.shape) for x in xs]
+
+    def loss(*ts: ag.Tensor) -> ag.Tensor:
+        return sum(((o * w).sum() for o, w in zip(_outputs(case.fn(*ts, **params)), weights)), ag.Tensor(0.0))
+
+    ts = [ag.Tensor(x, requires_grad=True) for x in xs]
+    total = loss(*ts)
+    if not total.requires_grad:
+        return
+    grads = ag.grad(total, ts, create_graph=True, allow_unused=True)
+    inner = sum(((g * v).sum() for g, v in zip(grads, directions) if g is not None), ag.Tensor(0.0))
+    expected = ag.grad(inner, ts, allow_unused=True) if inner.requires_grad else [None] * len(ts)
+
+    with ag.forward_ad.dual_level():
+        leaves = [ag.Tensor(x, requires_grad=True) for x in xs]
+        duals = [ag.forward_ad.make_dual(t, v) for t, v in zip(leaves, directions)]
+        got = ag.grad(loss(*duals), duals, allow_unused=True)
+        tangents = [None if g is None else ag.forward_ad.unpack_dual(g).tangent for g in got]
+    for want, have, x in zip(expected, tangents, xs):
+        want_data = np.zeros(x.shape) if want is None else want.data
+        have_data = np.zeros(x.shape) if have is None else have.data
+        np.testing.assert_allclose(have_data, want_data, rtol=1e-7, atol=1e-9)
