@@ -6,11 +6,12 @@
     x.grad  # array([2., 4.], dtype=float32)
 """
 
-from . import forward_ad, ops
+from . import forward_ad, func, functional, ops
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from .creation import arange, empty, empty_like, eye, full, full_like, identity, ones, ones_like, zeros, zeros_like
 from .dtypes import get_default_dtype, set_default_dtype
 from .engine import grad
+from .function import Function, FunctionCtx
 from .grad_mode import ScopeFrame, current_scope, enable_grad, is_grad_enabled, no_grad, scope
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops import *  # noqa: F403  (ag.exp, ag.sum, ag.where, ...)
