@@ -1,4 +1,4 @@
-"""What a Tensor's array shares: version anchors for aliases, and the conversion guard.
+"""What a Tensor shares with others: version anchors for aliases, hook handles, and the conversion guard.
 
 `t.detach()` and `Tensor(t)` share `t`'s array; both link to one `_VersionAnchor`, so a
 write through either ticks the version that backward checks. The conversion guard keeps
@@ -8,6 +8,7 @@ NumPy from quietly turning a Tensor that requires grad into plain values.
 from __future__ import annotations
 
 import dis
+import itertools
 import sys
 from typing import Any
 
@@ -45,3 +46,22 @@ def _storing_into_array() -> bool:
     """True when `float(t)` was called by NumPy for `array[i] = t` (not by the user's `float(t)`)."""
     frame = sys._getframe(2)
     return frame.f_code.co_code[frame.f_lasti] == _STORE_SUBSCR
+
+
+class RemovableHandle:
+    """What `register_hook` returns: `.remove()` unregisters the hook (PyTorch's handle)."""
+
+    _ids = itertools.count()
+
+    def __init__(self, hooks: dict[int, Any]) -> None:
+        self.hooks_dict = hooks
+        self.id = next(self._ids)
+
+    def remove(self) -> None:
+        self.hooks_dict.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()

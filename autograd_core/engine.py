@@ -100,6 +100,23 @@ def _reduce_to(g: Any, parent: Tensor, node: Tensor) -> Any:
         ) from None
 
 
+def _run_hooks(node: Tensor, g: Any, on_tensors: bool) -> Any:
+    """`x.register_hook(fn)`: each hook sees the finished gradient and may replace it."""
+    for hook in list(node._hooks.values()):
+        grad = g if on_tensors else _new(g)
+        result = hook(grad)
+        if result is None:
+            continue
+        value = result if isinstance(result, Tensor) else _new(np.asarray(result))
+        if value.shape != node.shape:
+            raise RuntimeError(
+                f"hook {getattr(hook, '__name__', hook)!r} returned a gradient of shape {value.shape} "
+                f"for a tensor of shape {node.shape}"
+            )
+        g = value if on_tensors else value.data
+    return g
+
+
 def _seed(root: Tensor, grad: Any, where: str) -> np.ndarray:
     if root.data.dtype.kind == "c":
         raise TypeError(
@@ -149,6 +166,8 @@ def _run(
         g = grads.pop(id(node), None)
         if g is None:
             continue
+        if node._hooks:
+            g = _run_hooks(node, g, create_graph)
         if wanted is not None:
             if id(node) in wanted:
                 results[id(node)] = g

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import dtypes, grad_mode
-from .aliasing import _alias_of, _conversion_error, _storing_into_array
+from .aliasing import RemovableHandle, _alias_of, _conversion_error, _storing_into_array
 
 Vjp = Callable[..., Any]
 ELEMENTWISE = "elementwise"  # `make_result(..., jvp=ELEMENTWISE)`: a diagonal Jacobian (see forward_ad)
@@ -92,6 +92,7 @@ class Tensor:
         "_base",
         "_view_fn",
         "_tangents",
+        "_hooks",
         "__weakref__",
     )
 
@@ -134,6 +135,7 @@ class Tensor:
         self._base: Any = _alias_of(data) if isinstance(data, Tensor) and arr is data.data else None
         self._view_fn: Callable[[Any], Any] | None = None
         self._tangents: dict[int, Tensor] | None = None  # forward mode: tangent per open level
+        self._hooks: dict[int, Callable[[Tensor], Any]] | None = None  # register_hook, by handle id
 
     # ----------------------------------------------------------------- graph state
     @property
@@ -170,6 +172,21 @@ class Tensor:
     def parents(self) -> tuple[Tensor, ...]:
         """The inputs of the recorded operation (empty for leaves and freed graphs)."""
         return self._parents
+
+    def register_hook(self, hook: Callable[[Tensor], Any]) -> RemovableHandle:
+        """Run `hook(grad)` when this tensor's gradient is computed (by `backward` or `ag.grad`).
+
+        The hook may return a replacement gradient (same shape) or None. Returns a handle
+        whose `.remove()` unregisters it. Under `create_graph` the hook sees, and may
+        return, a differentiable Tensor.
+        """
+        if not self._requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that does not require grad")
+        if self._hooks is None:
+            self._hooks = {}
+        handle = RemovableHandle(self._hooks)
+        self._hooks[handle.id] = hook
+        return handle
 
     def retain_grad(self) -> Tensor:
         """Ask backward to store `.grad` on this non-leaf tensor as well."""
@@ -570,6 +587,7 @@ def _new(data: Any) -> Tensor:
     t._base = None
     t._view_fn = None
     t._tangents = None
+    t._hooks = None
     return t
 
 
