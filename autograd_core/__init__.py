@@ -8,6 +8,7 @@
 
 from . import forward_ad, func, functional, ops
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
+from .checkpoint import checkpoint
 from .creation import arange, empty, empty_like, eye, full, full_like, identity, ones, ones_like, zeros, zeros_like
 from .dtypes import get_default_dtype, set_default_dtype
 from .engine import grad

@@ -259,6 +259,17 @@ def grad(
         grad_outputs = list(grad_outputs)
     if len(grad_outputs) != len(outs):
         raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outs)} outputs")
+    if grad_mode._state.vmap_levels:  # inside vmap: per-example gradients of the physical graph
+        from . import vmap
+
+        outs, ins, grad_outputs, batched = vmap.grad_targets(outs, ins, grad_outputs)
+        state, levels = grad_mode._state, grad_mode._state.vmap_levels
+        state.vmap_levels = []  # the physical graph holds no batched tensors
+        try:
+            found = grad(outs, ins, grad_outputs, retain_graph, create_graph, allow_unused)
+        finally:
+            state.vmap_levels = levels
+        return vmap.rewrap(found, batched)
     for i, t in enumerate(ins):
         if not isinstance(t, Tensor) or not t._requires_grad:
             raise RuntimeError(f"grad: input {i} does not require grad, so it has no gradient")

@@ -143,7 +143,7 @@ def _outer_graph(tensors: Sequence[Tensor], fresh: Sequence[Tensor], outer_enabl
     """Whether `tensors` depend on a tensor requiring grad other than this transform's own leaves.
 
     Then results must keep their graph (an enclosing transform or the caller differentiates
-    them further); otherwise the cheaper first-order pass does, and results are detached.
+    them further); otherwise the cheaper first-order pass suffices and results are detached.
     """
     if not outer_enabled:
         return False
@@ -206,13 +206,12 @@ def grad_and_value(func: Callable[..., Any], argnums: Argnums = 0, has_aux: bool
                     "Maybe you wanted to use the vjp or jacrev APIs instead?"
                 )
             keep = _outer_graph([output], fresh, outer)
+            aux = _aux_released(aux, fresh, outer)  # before the pass below frees the graph
             grads = _autograd_grad([output], fresh, create_graph=keep)
         grads = [g if g is not None else Tensor(np.zeros_like(x.data)) for g, x in zip(grads, fresh)]
         result = _unflatten(spec, grads)
         value = _release(output, keep)
-        if has_aux:
-            return result, (value, _aux_released(aux, fresh, outer))
-        return result, value
+        return (result, (value, aux)) if has_aux else (result, value)
 
     return wrapper
 
@@ -395,6 +394,7 @@ def _jacrev_call(func: Callable[..., Any], args: tuple[Any, ...], argnums: Argnu
         if max_rows is not None and sum(o.size for o in flat_out) > max_rows:
             return None
         keep = _outer_graph(flat_out, fresh, outer)
+        aux = _aux_released(aux, fresh, outer)  # before the passes below free the graph
         jac = []
         last = (len(flat_out) - 1, flat_out[-1].size - 1)
         for i, o in enumerate(flat_out):
@@ -405,7 +405,7 @@ def _jacrev_call(func: Callable[..., Any], args: tuple[Any, ...], argnums: Argnu
                     rows[el].append(g)
             jac.append(_unflatten(spec, [_assemble(rs, o, x, axis=0) for rs, x in zip(rows, fresh)]))
     result = _unflatten(out_spec, jac)
-    return (result, _aux_released(aux, fresh, outer)) if has_aux else result
+    return (result, aux) if has_aux else result
 
 
 def jacrev(func: Callable[..., Any], argnums: Argnums = 0, *, has_aux: bool = False,

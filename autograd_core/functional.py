@@ -100,6 +100,8 @@ def _leaves_reached(outputs: Sequence[Tensor]) -> set[int]:
 
 def _stack_rows(rows: list[Tensor], shape: tuple[int, ...], axis: int = 0) -> Tensor:
     """Rows (or columns) of a Jacobian as one Tensor of `shape`, differentiably when they have a graph."""
+    if len(rows) == 1:  # a scalar output's gradient: one op fewer for every later pass through it
+        return rows[0].reshape(shape)
     return stack(rows, axis=axis).reshape(shape)
 
 

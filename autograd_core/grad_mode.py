@@ -15,6 +15,11 @@ class _State(threading.local):
     anomaly = False  # check values and record creation sites (anomaly.detect_anomaly)
     scope: ScopeFrame | None = None  # the innermost open scope (e.g. an nn module's call)
     levels: tuple[int, ...] = ()  # open forward-mode levels, outermost first (forward_ad.dual_level)
+    recomputing = False  # ag.checkpoint is re-running a forward in backward: layers must not update state twice
+    vmap_levels: list[Any] = []  # open vmap levels, outermost first (reassigned, never mutated)
+
+
+vmap_active = [0]  # open vmap levels in any thread: the op interceptor's one cheap test
 
 
 _state = _State()
@@ -23,6 +28,15 @@ _state = _State()
 def is_grad_enabled() -> bool:
     """True when new operations are recorded into the graph (the per-thread default)."""
     return _state.enabled
+
+
+def is_recomputing() -> bool:
+    """True while `ag.checkpoint` re-runs a forward pass during backward (in this thread).
+
+    Layers with side effects consult it, so running statistics (BatchNorm) are updated
+    by the original forward only, not again by the recomputation.
+    """
+    return _state.recomputing
 
 
 class _GradMode:

@@ -623,6 +623,13 @@ def make_result(
                 out._created_at = _clock[0]
                 out._scope = state.scope
                 break
+    if grad_mode.vmap_active[0]:
+        for p in parents:
+            if type(p) is not Tensor and type(p).__name__ == "BatchedTensor":
+                raise RuntimeError(
+                    f"vmap: '{op}' received a batched tensor outside its batch rule (an internal call that "
+                    f"bypassed the op interceptor); please report it"
+                )
     if state.levels:
         forward_ad.propagate(out, parents, vjps, jvp, state.levels)
     if state.anomaly:

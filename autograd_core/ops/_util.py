@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from ..grad_mode import vmap_active
+
 
 def normalize_axes(axis: Any, ndim: int, op: str) -> tuple[int, ...]:
     """`axis` (None, int or tuple, negatives allowed) as a sorted tuple of positive axes."""
@@ -58,6 +60,13 @@ def keep(g: Any, shape: tuple[int, ...], axes: tuple[int, ...]) -> Any:
 recording: list[tuple[Any, ...]] | None = None
 
 
+@functools.cache
+def _vmap() -> Any:
+    from .. import vmap
+
+    return vmap
+
+
 def named_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Make every TypeError/ValueError/IndexError escaping the op `fn` start with its name.
 
@@ -71,6 +80,10 @@ def named_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def op(*args: Any, **kwargs: Any) -> Any:
         try:
+            if vmap_active[0]:
+                vmap = _vmap()
+                if vmap.has_batched(args, kwargs):
+                    return vmap.dispatch(name, op, args, kwargs)
             if recording is not None:
                 return _record(fn, args, kwargs)
             return fn(*args, **kwargs)

@@ -32,5 +32,17 @@ from .pooling import (  # noqa: E402
 # isort: split
 
 # --- recurrent cells, attention (owner: nn-sequence) ---
+# Inside ag.func.vmap, every function here takes batched arguments (see batching.py).
+import sys as _sys  # noqa: E402
+
+from . import batching as _batching  # noqa: E402
 from .attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: E402
 from .recurrent import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell  # noqa: E402
+
+for _name in [n for n, v in list(globals().items()) if callable(v) and not n.startswith("_") and n != "batching"]:
+    _wrapped = _batching.batchable(globals()[_name])
+    globals()[_name] = _wrapped
+    _home = _sys.modules[_wrapped.__wrapped__.__module__]  # layers import from the defining module
+    if getattr(_home, _name, None) is _wrapped.__wrapped__:
+        setattr(_home, _name, _wrapped)
+del _name, _wrapped, _home

@@ -28,6 +28,22 @@ def _grad_bias(g: Any, y: Any, x: Any, w: Any, b: Any) -> Any:
 _VJPS = (_grad_input, _grad_weight, _grad_bias)
 
 
+def _jvp(tangents: list[Any], y: Any, x: Any, w: Any, b: Any = None) -> Any:
+    """Forward mode: d(x w^T + b) = dx w^T + x dw^T + db, each term only where a tangent exists."""
+    tx, tw, *tb = tangents
+    terms = []
+    if tx is not None:
+        terms.append(np.matmul(tx, np.swapaxes(w, -1, -2)))
+    if tw is not None:
+        terms.append(np.matmul(x, np.swapaxes(tw, -1, -2)))
+    if tb and tb[0] is not None:
+        terms.append(tb[0])
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
+
+
 def linear(input: Any, weight: Any, bias: Any = None) -> Tensor:
     """`input @ weight.T + bias` with `weight` of shape (out_features, in_features), as PyTorch."""
     w = as_tensor(weight)
@@ -41,7 +57,7 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Tensor:
         )
     data = np.matmul(x.data, w.data.T)
     if bias is None:
-        return make_result(data, "linear", (x, w), _VJPS[:2])
+        return make_result(data, "linear", (x, w), _VJPS[:2], _jvp)
     b = as_tensor(bias)
     if b.shape != (w.shape[0],):
         raise ValueError(f"linear: bias must have shape ({w.shape[0]},) to match weight {w.shape}, got {b.shape}")
@@ -49,4 +65,4 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Tensor:
         np.add(data, b.data, out=data)  # data is a fresh array: add in place, no second allocation
     else:
         data = data + b.data
-    return make_result(data, "linear", (x, w, b), _VJPS)
+    return make_result(data, "linear", (x, w, b), _VJPS, _jvp)
