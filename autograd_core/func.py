@@ -28,8 +28,9 @@ from . import forward_ad, grad_mode
 from .engine import toposort
 from .functional import _alias, _assemble, _autograd_grad, _detach, _fresh_leaf, _one_hot, _to_tensor
 from .tensor import Tensor
+from .vmap import vmap
 
-__all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "functional_call"]
+__all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "functional_call", "vmap"]
 
 Argnums = int | tuple[int, ...]
 

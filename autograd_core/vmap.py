@@ -89,6 +89,9 @@ class BatchedTensor(Tensor):
     def __repr__(self) -> str:
         return f"BatchedTensor(logical shape {self.shape}, batch {self._level.size}, dtype {self.dtype})"
 
+    def detach(self) -> BatchedTensor:
+        return _wrap(self._value.detach(), self._level)
+
     def item(self) -> Any:
         raise BatchedDataError("item(): a batched tensor has one value per example inside vmap")
 
@@ -511,6 +514,8 @@ def vmap(
 
 
 def _unwrap(out: Any, out_dims: Any, level: _Level) -> Any:
+    if isinstance(out, dict):
+        return {k: _unwrap(v, out_dims, level) for k, v in out.items()}
     if isinstance(out, (list, tuple)) and not isinstance(out, Tensor):
         dims = out_dims if isinstance(out_dims, (tuple, list)) else (out_dims,) * len(out)
         return type(out)(_unwrap(o, d, level) for o, d in zip(out, dims))

@@ -34,6 +34,7 @@ WORKLOADS: dict[str, tuple[str, str, int | str, str]] = {
     "jvp_mlp": ("benchmarks.bench_transforms", "jvp_mlp", 1, "step"),
     "jvp_mlp_forward": ("benchmarks.bench_transforms", "jvp_mlp_forward", 1, "step"),
     "minilm_encode": ("benchmarks.bench_minilm", "minilm_encode", 1, "step"),
+    "per_sample_grads": ("benchmarks.bench_vmap", "per_sample_grads", 1, "step"),
 }
 
 

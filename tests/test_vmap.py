@@ -130,3 +130,22 @@ def test_parity_with_torch_func_vmap() -> None:
         torch.tensor(w), torch.tensor(a)
     )
     np.testing.assert_allclose(got.data, want.numpy(), rtol=1e-10)
+
+
+def test_vmap_of_grad_over_functional_call_gives_per_sample_gradients() -> None:
+    ag.set_default_dtype(np.float64)
+    try:
+        model = nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 2))
+    finally:
+        ag.set_default_dtype(np.float32)
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    x, y = Tensor(rng.standard_normal((6, 5))), Tensor(rng.integers(0, 2, 6))
+
+    def loss(p, xi, yi):  # noqa: ANN001, ANN202
+        return F.cross_entropy(ag.func.functional_call(model, p, (xi,)), yi)
+
+    per_sample = ag.func.vmap(ag.func.grad(loss), in_dims=(None, 0, 0))(params, x, y)
+    for i in range(6):
+        single = ag.func.grad(loss)(params, x[i], y[i])
+        for name in params:
+            np.testing.assert_allclose(per_sample[name].data[i], single[name].data, rtol=1e-10, atol=1e-12)
