@@ -17,8 +17,11 @@ import numpy as np
 
 import autograd_core as ag
 from autograd_core import Tensor
+from autograd_core.aliasing import RemovableHandle
 from autograd_core.grad_mode import ScopeFrame
 from autograd_core.grad_mode import _state as _grad_state
+
+from . import hooks as _hooks
 
 
 class Parameter(Tensor):
@@ -102,6 +105,7 @@ class Module:
     """Base class of every layer and model: subclass it, assign layers in `__init__`, write `forward`."""
 
     training: bool
+    _module_hooks: Any = None  # an nn.hooks._ModuleHooks once a hook is registered (see register_forward_hook)
     _parameters: dict[str, Parameter | None]
     _buffers: dict[str, Any]
     _modules: dict[str, Module | None]
@@ -125,13 +129,61 @@ class Module:
         previous = state.scope
         state.scope = ScopeFrame(self, previous)
         try:
-            return self.forward(*args, **kwargs)
+            if self._module_hooks is None:  # the common case: no hook was ever registered
+                return self.forward(*args, **kwargs)
+            return _hooks.call_with_hooks(self, args, kwargs)
         except (TypeError, ValueError) as exc:
             if type(exc) not in (TypeError, ValueError):
                 raise  # a subclass (the caller's own, CheckpointError, ...) keeps its type
             raise _name_error(self, exc) from None
         finally:
             state.scope = previous
+
+    # ----------------------------------------------------------------- hooks
+    def register_forward_pre_hook(
+        self, hook: Callable[..., Any], *, prepend: bool = False, with_kwargs: bool = False
+    ) -> RemovableHandle:
+        """Run `hook(module, args)` before every `forward`; returns a handle with `.remove()`.
+
+        The hook may return new positional args (a single value that is not a tuple is
+        wrapped into one). With `with_kwargs=True` it is called as `hook(module, args,
+        kwargs)` and may return a tuple `(new_args, new_kwargs)`. Hooks run in the order
+        registered; `prepend=True` puts this one first.
+        """
+        return _hooks.add_hook(self, "forward_pre", hook, (hook, with_kwargs), prepend)
+
+    def register_forward_hook(
+        self, hook: Callable[..., Any], *, prepend: bool = False, with_kwargs: bool = False,
+        always_call: bool = False,
+    ) -> RemovableHandle:
+        """Run `hook(module, args, output)` after every `forward`; returns a handle with `.remove()`.
+
+        A non-None return value replaces the output. With `with_kwargs=True` the hook is
+        called as `hook(module, args, kwargs, output)`; with `always_call=True` it also runs
+        when `forward` raised (with `output=None`), before the error propagates.
+        """
+        return _hooks.add_hook(self, "forward", hook, (hook, with_kwargs, always_call), prepend)
+
+    def register_full_backward_hook(self, hook: Callable[..., Any], prepend: bool = False) -> RemovableHandle:
+        """Run `hook(module, grad_input, grad_output)` once per backward pass through this module.
+
+        `grad_input` and `grad_output` are tuples with one entry per Tensor positional
+        input and per Tensor output (the output itself, or a tuple's top-level Tensors):
+        the gradients (Tensors) with respect to them, None where there is none. The hook
+        may return a tuple that replaces `grad_input` in what flows on to the inputs. It runs
+        during `backward` and `ag.grad` (with `create_graph=True` it sees differentiable
+        Tensors). Returns a handle with `.remove()`; calls of the module made after the
+        removal no longer run the hook.
+        """
+        return _hooks.add_hook(self, "backward", hook, hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook: Callable[..., Any], prepend: bool = False) -> RemovableHandle:
+        """Run `hook(module, grad_output)` when the gradients of this module's outputs are known.
+
+        It runs before the module's own backward and before the full backward hooks, and
+        may return a tuple that replaces `grad_output`. Returns a handle with `.remove()`.
+        """
+        return _hooks.add_hook(self, "backward_pre", hook, hook, prepend)
 
     # ----------------------------------------------------------------- registration
     def _check_init(self, what: str) -> None:
