@@ -173,8 +173,18 @@ def load(path: str | os.PathLike[str], with_metadata: bool = False) -> Any:
     dict given to `save` (the checksum key removed). Raises `CheckpointError` (a
     `ValueError`) naming the path and the problem for an empty, truncated, corrupted or
     non-safetensors file, and `FileNotFoundError` for a missing one.
+
+    A PyTorch checkpoint (a `torch.save` file, zip or legacy format, recognised by its first
+    bytes) is read by `nn.torch_checkpoint` without PyTorch and without executing code; its
+    metadata is `{}`.
     """
     path = os.fspath(path)
+    from . import torch_checkpoint  # here, not at the top: it imports CheckpointError from this module
+
+    kind = torch_checkpoint.sniff(path)  # by the first bytes, not the extension
+    if kind is not None:
+        state = torch_checkpoint.load_torch(path, kind)
+        return (state, {}) if with_metadata else state
     safetensors = _safetensors("load")  # before reading: a missing package is the first thing to fix
     with open(path, "rb") as f:
         data = f.read()
