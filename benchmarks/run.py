@@ -30,6 +30,7 @@ WORKLOADS: dict[str, tuple[str, str, int | str, str]] = {
     "rnn_step": ("benchmarks.bench_sequence", "rnn_step", 1, "step"),
     "attention_step": ("benchmarks.bench_sequence", "attention_step", 1, "step"),
     "solve_slogdet": ("benchmarks.bench_linalg", "solve_slogdet", 1, "step"),
+    "ckpt_mlp50": ("benchmarks.bench_checkpoint", "ckpt_mlp50", 1, "step"),
     "hessian_100": ("benchmarks.bench_transforms", "hessian_100", 1, "step"),
     "jvp_mlp": ("benchmarks.bench_transforms", "jvp_mlp", 1, "step"),
     "jvp_mlp_forward": ("benchmarks.bench_transforms", "jvp_mlp_forward", 1, "step"),

@@ -3,7 +3,8 @@
 Each is composed from differentiable `autograd_core` ops (mean, subtract, multiply,
 sqrt, divide), so gradients of every order are right. The statistics are the biased
 (population) variance, as in PyTorch; `batch_norm` in training mode also updates the
-running estimates in place, with the unbiased variance `var * n / (n - 1)`.
+running estimates in place, with the unbiased variance `var * n / (n - 1)`, except while
+`ag.checkpoint` recomputes a forward pass (`grad_mode.is_recomputing()`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from autograd_core import Tensor
+from autograd_core.grad_mode import is_recomputing
 from autograd_core.tensor import as_tensor
 
 from .. import _checks
@@ -73,10 +75,11 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
         if count <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input {x.shape}")
         out, mean, var = _normalize(x, axes, eps)
-        if running_mean is not None:
-            _update(running_mean, mean.data.reshape(c), momentum)
-        if running_var is not None:
-            _update(running_var, var.data.reshape(c) * (count / (count - 1)), momentum)
+        if not is_recomputing():  # ag.checkpoint's recomputation: the first forward already updated them
+            if running_mean is not None:
+                _update(running_mean, mean.data.reshape(c), momentum)
+            if running_var is not None:
+                _update(running_var, var.data.reshape(c) * (count / (count - 1)), momentum)
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var are needed when training=False")

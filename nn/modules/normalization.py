@@ -13,6 +13,7 @@ import numpy as np
 
 import autograd_core as ag
 from autograd_core import Tensor
+from autograd_core.grad_mode import is_recomputing
 
 from .. import _checks
 from ..functional.normalization import batch_norm, group_norm, layer_norm
@@ -75,7 +76,7 @@ class _BatchNorm(Module):
                 f"{self.num_features} channels on axis 1, got shape {x.shape}"
             )
         factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
+        if self.training and self.track_running_stats and not is_recomputing():  # counted once under ag.checkpoint
             self.num_batches_tracked.data = self.num_batches_tracked.data + 1
             if self.momentum is None:  # cumulative moving average
                 factor = 1.0 / float(self.num_batches_tracked.data)
