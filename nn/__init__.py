@@ -14,6 +14,7 @@ from .modules.dropout import Dropout
 from .modules.linear import Flatten, Identity, Linear
 from .modules.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss
 from .modules.sparse import Embedding
+from .summary import summary
 
 # --- optim, data, training loop, checkpoints, utils (owner: nn-training) ---
 # isort: split
@@ -44,3 +45,7 @@ from .modules.transformer import (  # noqa: E402
     TransformerEncoderLayer,
     sinusoidal_positional_encoding,
 )
+
+# --- pretrained models (owner: nn-models) ---
+# isort: split
+from . import models  # noqa: E402
