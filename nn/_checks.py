@@ -108,7 +108,10 @@ def layer_input(layer: Any, x: Any, what: str = "") -> Tensor:
 def index_input(where: str, x: Any) -> np.ndarray:
     """Integer indices as an array (Embedding's input); floats and bools are refused, not truncated."""
     reject_sparse(where, x)
-    idx = x.data if isinstance(x, Tensor) else np.asarray(x)
+    if type(x).__name__ == "BatchedTensor":  # inside vmap: the values stay batched; check the dtype only
+        idx = x
+    else:
+        idx = x.data if isinstance(x, Tensor) else np.asarray(x)
     if idx.dtype.kind not in "iu":
         raise TypeError(
             f"{where}: indices must be integers, got dtype {idx.dtype}; convert them first, e.g. x.astype(np.int64)"

@@ -149,3 +149,30 @@ def test_vmap_of_grad_over_functional_call_gives_per_sample_gradients() -> None:
         single = ag.func.grad(loss)(params, x[i], y[i])
         for name in params:
             np.testing.assert_allclose(per_sample[name].data[i], single[name].data, rtol=1e-10, atol=1e-12)
+
+
+def test_nn_layers_have_batch_rules_with_per_sample_gradients() -> None:
+    ag.set_default_dtype(np.float64)
+    try:
+        model = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(3, 4, 3),
+                              nn.Tanh(), nn.Flatten(0), nn.LayerNorm(4), nn.Linear(4, 2))
+        emb = nn.Embedding(7, 3, padding_idx=0)
+    finally:
+        ag.set_default_dtype(np.float32)
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    x, y = Tensor(rng.standard_normal((5, 1, 6, 6))), Tensor(rng.integers(0, 2, 5))
+
+    def loss(p, xi, yi):  # noqa: ANN001, ANN202
+        return F.cross_entropy(ag.func.functional_call(model, p, (xi,)), yi)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # conv, pooling, layer norm, linear: all batched, no per-example loop
+        out = vmap(model)(x)
+        per_sample = ag.func.vmap(ag.func.grad(loss), in_dims=(None, 0, 0))(params, x, y)
+        idx = Tensor(rng.integers(0, 7, (5, 4)))
+        np.testing.assert_array_equal(vmap(emb)(idx).data, emb(idx).data)
+    np.testing.assert_allclose(out.data, np.stack([model(x[i]).data for i in range(5)]), rtol=1e-12, atol=1e-12)
+    for i in range(5):
+        single = ag.func.grad(loss)(params, x[i], y[i])
+        for name in params:
+            np.testing.assert_allclose(per_sample[name].data[i], single[name].data, rtol=1e-10, atol=1e-12)

@@ -12,6 +12,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 import autograd_core as ag
 from autograd_core import grad_mode
 from autograd_core import vmap as _vmap
@@ -74,11 +76,79 @@ def _cross_entropy(fn: Callable[..., Any], level: Any, args: tuple, kwargs: dict
     return _vmap._wrap(losses, level)
 
 
+def _spatial(nd: int) -> Rule:
+    """Convolution and pooling: the batch joins (or becomes) the images' own batch axis.
+
+    A convolution whose weight is batched too (per-sample gradients) becomes one grouped
+    convolution over all examples' channels at once.
+    """
+
+    def rule(fn: Callable[..., Any], level: Any, args: tuple, kwargs: dict) -> Any:
+        x, *rest = args
+        others = [*rest, *kwargs.values()]
+        if not _vmap._batched_at(x, level) or x.ndim not in (nd + 1, nd + 2):
+            return NotImplemented
+        if any(_vmap._batched_at(v, level) for v in others):
+            return _grouped_conv(fn, level, x, rest, kwargs, nd)
+        if any(isinstance(v, _vmap.BatchedTensor) for v in others):
+            return NotImplemented
+        v = x._value
+        if x.ndim == nd + 1:  # one image per example: the batch is the image batch
+            return _vmap._wrap(fn(v, *rest, **kwargs), level)
+        merged = fn(v.reshape((-1, *v.shape[2:])), *rest, **kwargs)
+        return _vmap._wrap(merged.reshape((level.size, v.shape[1], *merged.shape[1:])), level)
+
+    return rule
+
+
+def _grouped_conv(fn: Callable[..., Any], level: Any, x: Any, rest: list, kwargs: dict, nd: int) -> Any:
+    if fn.__name__ not in ("conv1d", "conv2d") or x.ndim != nd + 1:
+        return NotImplemented
+    names = ["weight", "bias", "stride", "padding", "dilation", "groups"]
+    bound = dict(zip(names, rest))
+    bound.update(kwargs)
+    w, b, groups = bound["weight"], bound.get("bias"), bound.get("groups", 1)
+    if not _vmap._batched_at(w, level) or isinstance(bound.get("padding"), str):
+        return NotImplemented
+    size = level.size
+    wv = w._value  # (B, F, C/g, *k)
+    weight = wv.reshape((size * wv.shape[1], *wv.shape[2:]))
+    bias = None
+    if b is not None:
+        bv = b._value if _vmap._batched_at(b, level) else ag.broadcast_to(b, (size, *b.shape))
+        bias = bv.reshape(-1)
+    image = x._value.reshape((1, size * x.shape[0], *x.shape[1:]))
+    out = fn(image, weight, bias, bound.get("stride", 1), bound.get("padding", 0), bound.get("dilation", 1),
+             groups * size)
+    return _vmap._wrap(out.reshape((size, wv.shape[1], *out.shape[2:])), level)
+
+
+def _embedding(fn: Callable[..., Any], level: Any, args: tuple, kwargs: dict) -> Any:
+    idx, w, *rest = args
+    if not _vmap._batched_at(idx, level):
+        return NotImplemented
+    if not isinstance(w, _vmap.BatchedTensor):
+        return _vmap._wrap(fn(idx._value, w, *rest, **kwargs), level)
+    if not _vmap._batched_at(w, level):
+        return NotImplemented
+    # A per-example table (the weight broadcast for per-sample gradients): gather row by example.
+    rows = idx._value.data
+    examples = np.arange(level.size).reshape((level.size,) + (1,) * (rows.ndim - 1))
+    out = w._value[examples, rows]
+    padding = rest[0] if rest else kwargs.get("padding_idx")
+    if padding is not None:  # no gradient to the padding row, as in the plain function
+        keep = (rows != padding % w.shape[0])[..., None]
+        out = ag.where(keep, out, out.detach())
+    return _vmap._wrap(out, level)
+
+
 RULES: dict[str, Rule] = {
     name: _per_element for name in ("relu", "gelu", "tanh", "sigmoid", "silu", "elu", "leaky_relu", "dropout")
 }
 RULES.update({"softmax": _along_dim, "log_softmax": _along_dim, "linear": _linear, "mse_loss": _mse_loss,
-              "cross_entropy": _cross_entropy})
+              "cross_entropy": _cross_entropy, "embedding": _embedding})
+RULES.update({name: _spatial(1) for name in ("conv1d", "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d")})
+RULES.update({name: _spatial(2) for name in ("conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d")})
 
 
 def batchable(fn: Callable[..., Any]) -> Callable[..., Any]:

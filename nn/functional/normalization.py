@@ -33,7 +33,7 @@ def _affine(out: Tensor, weight: Any, bias: Any, shape: tuple[int, ...], op: str
     """`out * weight + bias`, each reshaped to `shape` (broadcasting against `out`)."""
     size = int(np.prod(shape))
     for name, p in (("weight", weight), ("bias", bias)):
-        if p is not None and np.size(p.data if isinstance(p, Tensor) else p) != size:
+        if p is not None and (p.size if isinstance(p, Tensor) else np.size(p)) != size:
             raise ValueError(f"{op}: {name} must have {size} elements for shape {shape}, got {np.shape(p)}")
     if weight is not None:
         out = out * as_tensor(weight).reshape(shape)
