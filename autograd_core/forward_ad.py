@@ -103,11 +103,14 @@ def propagate(out: Tensor, parents: tuple[Tensor, ...], vjps: Any, jvp: Any, lev
         tangents = [None if p._tangents is None else p._tangents.get(level) for p in parents]
         if all(t is None for t in tangents):
             continue
-        state.levels = levels[:depth]  # the tangent's own ops see only the outer levels
-        try:
-            tangent = _tangent(out, parents, vjps, jvp, tangents)
-        finally:
-            state.levels = levels
+        if depth == 0 and _on_arrays(jvp) and not _needs_graph(state, parents, tangents):
+            tangent = _tangent_of_arrays(out, parents, vjps, jvp, tangents)
+        else:
+            state.levels = levels[:depth]  # the tangent's own ops see only the outer levels
+            try:
+                tangent = _tangent(out, parents, vjps, jvp, tangents)
+            finally:
+                state.levels = levels
         if tangent is None:
             continue
         tangent = as_tensor(tangent)
@@ -118,6 +121,43 @@ def propagate(out: Tensor, parents: tuple[Tensor, ...], vjps: Any, jvp: Any, lev
         if out._tangents is None:
             out._tangents = {}
         out._tangents[level] = tangent
+
+
+def _on_arrays(jvp: Any) -> bool:
+    """The library's own rules also run on plain arrays (as vjps do); a user's `Function.jvp` does not."""
+    if jvp is ELEMENTWISE:
+        return True
+    module = getattr(jvp, "__module__", None) or ""
+    return module.startswith(("autograd_core.ops", "autograd_core.forward_ad", "nn.functional"))
+
+
+def _needs_graph(state: Any, parents: tuple[Tensor, ...], tangents: list[Any]) -> bool:
+    """Whether the tangent must be recorded for reverse mode (reverse over forward)."""
+    if not state.enabled:
+        return False
+    return any(p._requires_grad for p in parents) or any(t is not None and t._requires_grad for t in tangents)
+
+
+def _tangent_of_arrays(out: Tensor, parents: tuple[Tensor, ...], vjps: Any, jvp: Any, tangents: list[Any]) -> Any:
+    """The innermost level with nothing to record: compute on the arrays, wrap once (much less overhead)."""
+    if out.dtype.kind != "f":
+        return None
+    ts = [None if t is None else t.data for t in tangents]
+    args = [p.data for p in parents]
+    y = out.data
+    if jvp is ELEMENTWISE:
+        total = None
+        for t, vjp in zip(ts, vjps):
+            if t is None or vjp is None:
+                continue
+            term = vjp(np.broadcast_to(t, y.shape) if t.shape != y.shape else t, y, *args)
+            total = term if total is None else total + term
+        result = total
+    else:
+        result = jvp(ts, y, *args)
+    if result is None:
+        return None
+    return result if isinstance(result, Tensor) else _new(np.asarray(result))
 
 
 def _broadcast(t: Tensor, shape: tuple[int, ...]) -> Tensor:

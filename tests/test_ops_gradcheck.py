@@ -686,3 +686,28 @@ def test_forward_over_reverse_equals_reverse_over_reverse(case: Case, data: st.D
         want_data = np.zeros(x.shape) if want is None else want.data
         have_data = np.zeros(x.shape) if have is None else have.data
         np.testing.assert_allclose(have_data, want_data, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+@examples(5)
+@given(data=st.data())
+def test_forward_mode_on_arrays_equals_forward_mode_on_tensors(case: Case, data: st.DataObject) -> None:
+    """With nothing to record (no_grad), tangents take the array fast path; it must agree exactly."""
+    xs, params = _draw(data, case, side=3)
+    rng = np.random.default_rng(1)
+    directions = [rng.standard_normal(x.shape) for x in xs]
+
+    def tangents(recorded: bool) -> list[Any]:
+        with ag.forward_ad.dual_level():
+            duals = [ag.forward_ad.make_dual(ag.Tensor(x, requires_grad=recorded), v) for x, v in zip(xs, directions)]
+            if recorded:
+                outs = _outputs(case.fn(*duals, **params))
+            else:
+                with ag.no_grad():
+                    outs = _outputs(case.fn(*duals, **params))
+            return [ag.forward_ad.unpack_dual(o).tangent for o in outs]
+
+    for fast, slow in zip(tangents(False), tangents(True)):
+        assert (fast is None) == (slow is None)
+        if fast is not None:
+            np.testing.assert_allclose(fast.data, slow.data, rtol=1e-12, atol=1e-12)
