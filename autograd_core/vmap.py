@@ -195,17 +195,24 @@ def per_example(name: str, op: Callable[..., Any], level: _Level, args: tuple, k
             UserWarning,
             stacklevel=4,
         )
-    from .ops import stack
-
     results = []
     for b in range(level.size):
         a_b, k_b = _map_args(args, kwargs, lambda a: a._value[b] if _batched_at(a, level) else a)
         results.append(op(*a_b, **k_b))
+    return _stacked(results, level, name)
+
+
+def _stacked(results: list[Any], level: _Level, name: str) -> Any:
+    """One batched result from the per-example ones: Tensors stacked, equal constants kept."""
+    from .ops import stack
+
     first = results[0]
     if isinstance(first, Tensor):
         return _wrap(stack(results), level)
-    if isinstance(first, (list, tuple)) and all(isinstance(r, Tensor) for r in first):
-        return type(first)(_wrap(stack([r[i] for r in results]), level) for i in range(len(first)))
+    if isinstance(first, (list, tuple)):
+        return type(first)(_stacked([r[i] for r in results], level, name) for i in range(len(first)))
+    if any(r is not first and r != first for r in results[1:]):
+        raise RuntimeError(f"vmap: '{name}' returned a non-Tensor result that differs per example: {first!r} ...")
     return first
 
 

@@ -176,3 +176,35 @@ def test_nn_layers_have_batch_rules_with_per_sample_gradients() -> None:
         single = ag.func.grad(loss)(params, x[i], y[i])
         for name in params:
             np.testing.assert_allclose(per_sample[name].data[i], single[name].data, rtol=1e-10, atol=1e-12)
+
+
+def test_attention_has_batch_rules_for_inference() -> None:
+    ag.set_default_dtype(np.float64)
+    try:
+        layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+        mha = nn.MultiheadAttention(8, 2)
+    finally:
+        ag.set_default_dtype(np.float32)
+    x = Tensor(rng.standard_normal((4, 3, 5, 8)))
+    seq = Tensor(rng.standard_normal((4, 5, 8)))
+    with ag.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(vmap(layer)(x).data, np.stack([layer(x[i]).data for i in range(4)]), atol=1e-12)
+        out, weights = vmap(lambda t: mha(t, t, t))(seq)
+        for i in range(4):
+            o, w = mha(seq[i], seq[i], seq[i])
+            np.testing.assert_allclose(out.data[i], o.data, atol=1e-12)
+            np.testing.assert_allclose(weights.data[i], w.data, atol=1e-12)
+
+
+def test_the_per_example_fallback_keeps_every_example_of_tuple_results() -> None:
+    ag.set_default_dtype(np.float64)
+    try:
+        mha = nn.MultiheadAttention(8, 2, batch_first=True)
+    finally:
+        ag.set_default_dtype(np.float32)
+    x = Tensor(rng.standard_normal((3, 1, 4, 8)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # weights that require grad are per example: the fallback runs
+        out = vmap(lambda t: mha(t, t, t, need_weights=False)[0])(x)
+    np.testing.assert_allclose(out.data, np.stack([mha(x[i], x[i], x[i])[0].data for i in range(3)]), atol=1e-12)

@@ -142,11 +142,47 @@ def _embedding(fn: Callable[..., Any], level: Any, args: tuple, kwargs: dict) ->
     return _vmap._wrap(out, level)
 
 
+def _sdpa(fn: Callable[..., Any], level: Any, args: tuple, kwargs: dict) -> Any:
+    """Attention is batched over leading axes already: the batch is one more (masks stay per example)."""
+    q, k, v, *rest = args
+    if not all(_vmap._batched_at(t, level) for t in (q, k, v)) or q.ndim < 2:
+        return NotImplemented
+    if any(isinstance(t, _vmap.BatchedTensor) for t in (*rest, *kwargs.values())):
+        return NotImplemented
+    return _vmap._wrap(fn(q._value, k._value, v._value, *rest, **kwargs), level)
+
+
+def _mha(fn: Callable[..., Any], level: Any, args: tuple, kwargs: dict) -> Any:
+    """Sequence-first (L, [N,] E) inputs: the vmap batch joins the attention batch axis N."""
+    q, k, v, *rest = args
+    if not all(_vmap._batched_at(t, level) for t in (q, k, v)) or q.ndim not in (2, 3):
+        return NotImplemented
+    if any(isinstance(t, _vmap.BatchedTensor) for t in (*rest, *kwargs.values())):
+        return NotImplemented  # batched weights or masks: one call per example
+    size, unbatched = level.size, q.ndim == 2
+
+    def to_seq_first(t: Any) -> Any:  # (B, L, [N,] E) -> (L, B*N, E)
+        x = t._value
+        if unbatched:
+            return x.swapaxes(0, 1)
+        return x.transpose(1, 0, 2, 3).reshape(x.shape[1], size * x.shape[2], x.shape[3])
+
+    out, weights = fn(to_seq_first(q), to_seq_first(k), to_seq_first(v), *rest, **kwargs)
+    if unbatched:
+        out = out.swapaxes(0, 1)
+    else:
+        out = out.reshape(q.shape[0], size, q.shape[1], q.shape[2]).transpose(1, 0, 2, 3)
+        if weights is not None:
+            weights = weights.reshape((size, q.shape[1], *weights.shape[1:]))
+    return _vmap._wrap(out, level), (None if weights is None else _vmap._wrap(weights, level))
+
+
 RULES: dict[str, Rule] = {
     name: _per_element for name in ("relu", "gelu", "tanh", "sigmoid", "silu", "elu", "leaky_relu", "dropout")
 }
 RULES.update({"softmax": _along_dim, "log_softmax": _along_dim, "linear": _linear, "mse_loss": _mse_loss,
-              "cross_entropy": _cross_entropy, "embedding": _embedding})
+              "cross_entropy": _cross_entropy, "embedding": _embedding, "scaled_dot_product_attention": _sdpa,
+              "multi_head_attention_forward": _mha})
 RULES.update({name: _spatial(1) for name in ("conv1d", "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d")})
 RULES.update({name: _spatial(2) for name in ("conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d")})
 
