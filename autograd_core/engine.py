@@ -10,6 +10,7 @@ memory falls during the pass.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -136,6 +137,54 @@ def _seed(root: Tensor, grad: Any, where: str) -> np.ndarray:
     return g.astype(root.data.dtype, copy=False)
 
 
+Plan = tuple[list[Tensor], "set[int] | None", "set[int] | None"]
+
+# Row-by-row Jacobians and Hessians send many seeds through one retained graph: its
+# topological order is kept per root (weakly, and without the roots, so a dropped root
+# frees its graph) and reused while no in-place write has happened anywhere (the clock).
+_plans: dict[int, tuple[Any, ...]] = {}  # id(first root) -> plan; dropped when that root dies
+
+
+def _plan(roots: Sequence[Tensor], targets: Sequence[Tensor] | None) -> Plan:
+    order = toposort(roots)
+    if targets is None:
+        return order, None, None
+    # Only nodes on a path to a target need visiting.
+    wanted = {id(t) for t in targets}
+    needed = set(wanted)
+    for node in order:
+        if any(id(p) in needed for p in node._parents):
+            needed.add(id(node))
+    return [n for n in order if id(n) in needed], wanted, needed
+
+
+def _identity(roots: Sequence[Tensor], targets: Sequence[Tensor] | None) -> tuple[Any, ...]:
+    return (_clock[0], tuple(map(id, roots)), None if targets is None else tuple(map(id, targets)))
+
+
+def _remember_plan(roots: Sequence[Tensor], targets: Sequence[Tensor] | None, plan: Plan) -> None:
+    order, wanted, needed = plan
+    root_ids = {id(r) for r in roots}
+    stored = [n for n in order if id(n) not in root_ids]  # no strong reference back to a root
+    key = id(roots[0])
+    refs = [weakref.ref(roots[0], lambda _, k=key: _plans.pop(k, None))]
+    refs += [weakref.ref(t) for t in (*roots[1:], *(targets or ()))]
+    _plans[key] = (_identity(roots, targets), refs, stored, [id(n) for n in order], wanted, needed)
+
+
+def _cached_plan(roots: Sequence[Tensor], targets: Sequence[Tensor] | None) -> Plan | None:
+    entry = _plans.get(id(roots[0]))
+    if entry is None or entry[0] != _identity(roots, targets):
+        return None
+    if any(ref() is not t for ref, t in zip(entry[1], (*roots, *(targets or ())))):
+        return None
+    if any(n._vjps is None and n._op is not None for n in entry[2]):
+        return None  # a later backward freed part of the graph: toposort will say so
+    by_id = {id(r): r for r in roots}
+    by_id.update((id(n), n) for n in entry[2])
+    return [by_id[i] for i in entry[3]], entry[4], entry[5]
+
+
 def _run(
     roots: Sequence[Tensor],
     seeds: Sequence[Any],
@@ -144,16 +193,12 @@ def _run(
     targets: Sequence[Tensor] | None,
 ) -> dict[int, Any]:
     """Propagate `seeds` from `roots`; return gradients of leaves (or of `targets`) by id."""
-    order = toposort(roots)
-    wanted: set[int] | None = None
-    if targets is not None:
-        # Only nodes on a path to a target need visiting.
-        wanted = {id(t) for t in targets}
-        needed = set(wanted)
-        for node in order:
-            if any(id(p) in needed for p in node._parents):
-                needed.add(id(node))
-        order = [n for n in order if id(n) in needed]
+    plan = _cached_plan(roots, targets) if retain_graph else None
+    if plan is None:
+        plan = _plan(roots, targets)
+        if retain_graph:
+            _remember_plan(roots, targets, plan)
+    order, wanted, needed = plan
 
     grads: dict[int, Any] = {}
     for r, s in zip(roots, seeds):

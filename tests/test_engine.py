@@ -281,3 +281,19 @@ def test_leaf_gradients_never_alias_each_other_or_the_callers_grad() -> None:
     c = Tensor(np.ones((2, 3)), requires_grad=True)
     c.sum().backward()  # sum's gradient is a read-only broadcast view: copied
     assert c.grad.flags.writeable and c.grad.flags.owndata
+
+
+def test_repeated_passes_through_a_retained_graph_reuse_its_order_safely() -> None:
+    x = Tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+    y = np.tanh(x) * x
+    rows = [ag.grad(y, x, grad_outputs=np.eye(3)[i], retain_graph=True)[0].data for i in range(3)]
+    np.testing.assert_allclose(np.stack(rows), np.diag(np.tanh(x.data) + x.data / np.cosh(x.data) ** 2))
+    with ag.no_grad():
+        x[0] = 1.0  # an in-place write: the remembered order must not be trusted
+    with pytest.raises(RuntimeError, match="modified in place"):
+        ag.grad(y, x, grad_outputs=np.ones(3), retain_graph=True)
+    z = (x * 3).sum()
+    ag.grad(z, x, retain_graph=True)
+    z.backward()  # frees the graph
+    with pytest.raises(RuntimeError, match="retain_graph"):
+        ag.grad(z, x, retain_graph=True)
