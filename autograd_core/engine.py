@@ -167,7 +167,7 @@ def _remember_plan(roots: Sequence[Tensor], targets: Sequence[Tensor] | None, pl
     root_ids = {id(r) for r in roots}
     stored = [n for n in order if id(n) not in root_ids]  # no strong reference back to a root
     key = id(roots[0])
-    refs = [weakref.ref(roots[0], lambda _, k=key: _plans.pop(k, None))]
+    refs = [weakref.ref(roots[0], lambda _, k=key, plans=_plans: plans.pop(k, None))]
     refs += [weakref.ref(t) for t in (*roots[1:], *(targets or ()))]
     _plans[key] = (_identity(roots, targets), refs, stored, [id(n) for n in order], wanted, needed)
 
