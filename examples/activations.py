@@ -38,6 +38,7 @@ import autograd_core as ag
 import nn
 import nn.functional as F
 from autograd_core import Tensor
+from examples._figures import save, small_fonts
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "output"
 TOLERANCE = 1e-12
@@ -165,15 +166,8 @@ def save_plot(grid: np.ndarray, values: dict[str, np.ndarray], slopes: dict[str,
     ax_d.axhline(0.25, color="k", ls=":", lw=0.8)
     ax_d.text(grid[0], 0.28, "sigmoid' <= 0.25", fontsize=7)
     ax_f.legend(fontsize=7, loc="upper left")
-    for ax in (ax_f, ax_d):
-        ax.grid(alpha=0.3)
-        ax.tick_params(labelsize=7)
-        ax.title.set_fontsize(9)
-        ax.xaxis.label.set_fontsize(8)
-        ax.yaxis.label.set_fontsize(8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    small_fonts(ax_f, ax_d, grid=True)
+    save(fig, path)
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:

@@ -44,6 +44,7 @@ import numpy as np
 
 import autograd_core as ag
 from autograd_core import Tensor
+from examples._figures import save, small_fonts
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "output"
 TOLERANCE = 1e-12  # the agreement the check must reach in float64
@@ -247,14 +248,8 @@ def save_plot(histories: dict[str, dict[str, list[float]]], path: Path) -> None:
     ax_diff.set(xlabel="step", ylabel="max |hand - autograd|", yscale="log", ylim=(5e-20, 1e-10),
                 title="Hand-written vs autograd, every step")
     ax_loss.legend(fontsize=7)
-    for ax in (ax_loss, ax_diff):
-        ax.tick_params(labelsize=7)
-        ax.title.set_fontsize(9)
-        ax.xaxis.label.set_fontsize(8)
-        ax.yaxis.label.set_fontsize(8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    small_fonts(ax_loss, ax_diff)
+    save(fig, path)
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:

@@ -40,6 +40,7 @@ import numpy as np
 import autograd_core as ag
 import nn.functional as F
 from autograd_core import Tensor
+from examples._figures import save, small_fonts
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "output"
 TOLERANCE = 1e-12  # what "equal" means here, in float64
@@ -177,14 +178,8 @@ def save_plot(rows: list[dict[str, float]], shape_note: str, path: Path) -> None
     bars = ax_s.bar(labels, [r["speedup"] for r in rows], color="#0072B2")
     ax_s.bar_label(bars, labels=[f"{r['speedup']:.0f}x" for r in rows], fontsize=7)
     ax_s.set(xlabel=f"image size ({shape_note})", ylabel="speedup of the library", title="Why the library vectorises")
-    for ax in (ax_t, ax_s):
-        ax.tick_params(labelsize=7)
-        ax.title.set_fontsize(9)
-        ax.xaxis.label.set_fontsize(8)
-        ax.yaxis.label.set_fontsize(8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    small_fonts(ax_t, ax_s)
+    save(fig, path)
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:

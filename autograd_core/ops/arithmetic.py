@@ -86,8 +86,12 @@ def negative(x: Any) -> Tensor:
     return make_result(np.negative(x.data), "negative", (x,), (lambda g, y, x: -g,), ELEMENTWISE)
 
 
-def _not_differentiable(name: str, fn: Callable[..., Any]) -> Callable[[Any, Any], Tensor]:
-    """Comparisons and logical ops: results are boolean Tensors, outside the graph on purpose."""
+def _not_differentiable(name: str, fn: Callable[..., Any], bitwise: bool = False) -> Callable[[Any, Any], Tensor]:
+    """Comparisons, logical and bitwise ops: Tensors outside the graph on purpose.
+
+    The bitwise ones (`& | ^`) are NumPy's: bit by bit on integers, logical on booleans,
+    and a TypeError for floats.
+    """
 
     def op(a: Any, b: Any) -> Tensor:
         a, b = _pair(a, b)
@@ -95,9 +99,16 @@ def _not_differentiable(name: str, fn: Callable[..., Any]) -> Callable[[Any, Any
             return Tensor(fn(a.data, b.data))
         except ValueError:
             raise _shape_error(name, a, b) from None
+        except TypeError:
+            if not bitwise:
+                raise
+            raise TypeError(
+                f"{name}: supported for integer and boolean Tensors only, got {a.dtype} and {b.dtype}"
+            ) from None
 
     op.__name__ = op.__qualname__ = name
-    op.__doc__ = f"Elementwise `np.{fn.__name__}`; not differentiable (boolean result)."
+    kind = "on integers and booleans" if bitwise else "(boolean result)"
+    op.__doc__ = f"Elementwise `np.{fn.__name__}` {kind}; not differentiable."
     return op
 
 
@@ -117,28 +128,9 @@ def logical_not(x: Any) -> Tensor:
     return Tensor(np.logical_not(as_tensor(x).data))
 
 
-def _bitwise(name: str, fn: Callable[..., Any]) -> Callable[[Any, Any], Tensor]:
-    """`& | ^` as NumPy: bit by bit on integers, logical on booleans; floats are a TypeError."""
-
-    def op(a: Any, b: Any) -> Tensor:
-        a, b = _pair(a, b)
-        try:
-            return Tensor(fn(a.data, b.data))
-        except ValueError:
-            raise _shape_error(name, a, b) from None
-        except TypeError:
-            raise TypeError(
-                f"{name}: supported for integer and boolean Tensors only, got {a.dtype} and {b.dtype}"
-            ) from None
-
-    op.__name__ = op.__qualname__ = name
-    op.__doc__ = f"Elementwise `np.{fn.__name__}` on integers and booleans; not differentiable."
-    return op
-
-
-bitwise_and = _bitwise("bitwise_and", np.bitwise_and)
-bitwise_or = _bitwise("bitwise_or", np.bitwise_or)
-bitwise_xor = _bitwise("bitwise_xor", np.bitwise_xor)
+bitwise_and = _not_differentiable("bitwise_and", np.bitwise_and, bitwise=True)
+bitwise_or = _not_differentiable("bitwise_or", np.bitwise_or, bitwise=True)
+bitwise_xor = _not_differentiable("bitwise_xor", np.bitwise_xor, bitwise=True)
 
 
 def invert(x: Any) -> Tensor:
