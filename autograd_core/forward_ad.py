@@ -50,9 +50,11 @@ def dual_level() -> Iterator[int]:
     state = grad_mode._state
     previous = state.levels
     state.levels = previous + (level,)
+    grad_mode.special[0] += 1
     try:
         yield level
     finally:
+        grad_mode.special[0] -= 1
         state.levels = previous
 
 

@@ -20,6 +20,9 @@ class _State(threading.local):
 
 
 vmap_active = [0]  # open vmap levels in any thread: the op interceptor's one cheap test
+# Open vmap levels, dual levels and locator recordings in any thread: while it is 0, ops
+# skip every one of those checks with a single test (the hot path stays as it was).
+special = [0]
 
 
 _state = _State()

@@ -86,11 +86,13 @@ def locate_faulty_op(fn: Callable[..., Any], inputs: Sequence[Tensor], forward: 
     """A sentence naming the first op in `fn` whose own derivative is wrong, or None."""
     log: list[tuple[Any, ...]] = []
     previous, _util.recording = _util.recording, log
+    grad_mode.special[0] += 1
     try:
         fn(*inputs)
     except Exception:  # noqa: BLE001 - the locator must never hide the original failure
         return None
     finally:
+        grad_mode.special[0] -= 1
         _util.recording = previous
     for op, args, kwargs, _, site in log:
         try:

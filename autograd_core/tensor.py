@@ -606,23 +606,37 @@ def make_result(
     out = _new(data)
     state = grad_mode._state
     if state.enabled:
-        for p in parents:  # a view whose base has had a recorded write since: re-derive it first
-            if p._view_fn is not None and p._created_at < p._base._modified_at:
-                base = p._base
-                if base._requires_grad and (p._op is not None or base._op is not None):
-                    inplace.refresh_view(p)
+        record = False
         for p in parents:
+            if p._view_fn is not None and p._created_at < p._base._modified_at:
+                _refresh(p)  # a view whose base has had a write since: re-derive it first
             if p._requires_grad:
-                out._requires_grad = True
-                out._parents = parents
-                out._vjps = vjps
-                out._op = op
-                # The input arrays as they are now: assigning `p.data = new` later
-                # cannot change this gradient (in-place writes are caught by versions).
-                out._saved_data = tuple([q.data for q in parents])
-                out._created_at = _clock[0]
-                out._scope = state.scope
-                break
+                record = True
+        if record:
+            out._requires_grad = True
+            out._parents = parents
+            out._vjps = vjps
+            out._op = op
+            # The input arrays as they are now: assigning `p.data = new` later
+            # cannot change this gradient (in-place writes are caught by versions).
+            out._saved_data = tuple([q.data for q in parents])
+            out._created_at = _clock[0]
+            out._scope = state.scope
+    if _special[0]:
+        _special_modes(out, op, parents, vjps, jvp, state)
+    if state.anomaly:
+        anomaly.check_forward(out, op, parents)
+    return out
+
+
+def _refresh(view: Tensor) -> None:
+    base = view._base
+    if base._requires_grad and (view._op is not None or base._op is not None):
+        inplace.refresh_view(view)
+
+
+def _special_modes(out: Tensor, op: str, parents: tuple[Tensor, ...], vjps: Any, jvp: Any, state: Any) -> None:
+    """vmap's guard and forward mode's tangents: only while one of them is open somewhere."""
     if grad_mode.vmap_active[0]:
         for p in parents:
             if type(p) is not Tensor and type(p).__name__ == "BatchedTensor":
@@ -632,9 +646,9 @@ def make_result(
                 )
     if state.levels:
         forward_ad.propagate(out, parents, vjps, jvp, state.levels)
-    if state.anomaly:
-        anomaly.check_forward(out, op, parents)
-    return out
+
+
+_special = grad_mode.special
 
 
 def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:

@@ -510,9 +510,11 @@ def vmap(
         ]
         state.vmap_levels = [*state.vmap_levels, level]
         grad_mode.vmap_active[0] += 1
+        grad_mode.special[0] += 1
         try:
             out = func(*wrapped, **kwargs)
         finally:
+            grad_mode.special[0] -= 1
             grad_mode.vmap_active[0] -= 1
             state.vmap_levels = state.vmap_levels[:-1]
         return _unwrap(out, out_dims, level)
