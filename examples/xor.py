@@ -4,11 +4,15 @@
 
 The classic teaching example. Both versions start from the same weights. The
 hand-written backward pass is checked against autograd's gradients once, then
-autograd trains the network. It prints the loss as it falls and the final
-predictions.
+autograd trains the network with the decks' own update rule, `param -= lr * grad`,
+written under `ag.no_grad()` so that it changes the parameter itself. It prints the loss
+as it falls and the final predictions, and saves the loss curve and the learned
+decision surface as `examples/output/xor.png`.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -53,7 +57,7 @@ def autograd_loss(params: dict[str, Tensor]) -> Tensor:
     return ((out - Y) ** 2).mean()
 
 
-def main(steps: int = 5000, lr: float = 2.0) -> float:
+def main(steps: int = 5000, lr: float = 2.0, out: Path | None = None) -> float:
     weights = init_weights()
     params = {k: Tensor(v, requires_grad=True) for k, v in weights.items()}
 
@@ -64,13 +68,16 @@ def main(steps: int = 5000, lr: float = 2.0) -> float:
     print(f"hand-written vs autograd gradients: max difference {worst:.2e}")
 
     # 2. Train with autograd and plain gradient descent.
+    losses = []
     for step in range(steps + 1):
         for p in params.values():
             p.grad = None
         loss = autograd_loss(params)
         loss.backward()
-        for p in params.values():
-            p.data -= lr * p.grad
+        with ag.no_grad():  # the update changes each parameter in place, recording nothing
+            for p in params.values():
+                p -= lr * p.grad
+        losses.append(loss.item())
         if step % 1000 == 0:
             print(f"step {step:5d}  loss {loss.item():.6f}")
 
@@ -81,8 +88,36 @@ def main(steps: int = 5000, lr: float = 2.0) -> float:
         print(f"  {x.astype(int)} -> {p:.3f}  (target {int(y)})")
     accuracy = float(np.mean((pred > 0.5) == (Y > 0.5)))
     print(f"accuracy {accuracy:.0%}, final loss {loss.item():.6f}")
+    if out is not None:
+        _plot(losses, params, out / "xor.png")
     return loss.item()
 
 
+def _plot(losses: list[float], params: dict[str, Tensor], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from examples._figures import save, small_fonts
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    grid = np.linspace(-0.25, 1.25, 121)
+    points = np.stack(np.meshgrid(grid, grid), -1).reshape(-1, 2)
+    with ag.no_grad():
+        h = sigmoid(points @ params["W1"] + params["b1"])
+        surface = sigmoid(h @ params["W2"] + params["b2"]).data.reshape(len(grid), len(grid))
+    fig, (ax_loss, ax_map) = plt.subplots(1, 2, figsize=(8, 3.5))
+    ax_loss.semilogy(losses)
+    ax_loss.set(xlabel="step", ylabel="MSE", title="Training loss")
+    image = ax_map.imshow(surface, origin="lower", extent=(-0.25, 1.25, -0.25, 1.25), cmap="coolwarm", vmin=0, vmax=1)
+    ax_map.scatter(X[:, 0], X[:, 1], c=Y[:, 0], cmap="coolwarm", edgecolors="black", s=60, vmin=0, vmax=1)
+    ax_map.set(xlabel="x1", ylabel="x2", title="Learned output over the plane")
+    fig.colorbar(image, ax=ax_map).ax.tick_params(labelsize=7)
+    small_fonts(ax_loss, ax_map)
+    save(fig, path)
+    print(f"saved {path}")
+
+
 if __name__ == "__main__":
-    main()
+    main(out=Path(__file__).resolve().parent / "output")

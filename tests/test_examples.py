@@ -18,6 +18,14 @@ def test_xor_trains_and_hand_written_backprop_matches(capsys) -> None:
     assert final_loss < 0.01 and "accuracy 100%" in out
 
 
+def test_xor_saves_its_figure(tmp_path) -> None:
+    pytest.importorskip("matplotlib")
+    from examples import xor
+
+    xor.main(steps=200, out=tmp_path)
+    assert (tmp_path / "xor.png").stat().st_size > 0
+
+
 def test_mnist1d_main_job_runs_and_saves_its_outputs(tmp_path) -> None:
     pytest.importorskip("mnist1d")
     pytest.importorskip("matplotlib")
