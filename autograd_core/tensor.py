@@ -16,7 +16,7 @@ and functions, which dispatch to Tensor ops, so the same line serves both paths.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -434,103 +434,6 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor:
         return ops.getitem(self, index)
 
-    # ----------------------------------------------------------------- methods
-    def astype(self, dtype: Any) -> Tensor:
-        return ops.astype(self, dtype)
-
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return ops.sum(self, axis, keepdims)
-
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return ops.mean(self, axis, keepdims)
-
-    def var(self, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
-        return ops.var(self, axis, ddof=ddof, keepdims=keepdims)
-
-    def std(self, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
-        return ops.std(self, axis, ddof=ddof, keepdims=keepdims)
-
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return ops.max(self, axis, keepdims)
-
-    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return ops.min(self, axis, keepdims)
-
-    def prod(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return ops.prod(self, axis, keepdims)
-
-    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        return ops.argmax(self, axis, keepdims)
-
-    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        return ops.argmin(self, axis, keepdims)
-
-    def exp(self) -> Tensor:
-        return ops.exp(self)
-
-    def log(self) -> Tensor:
-        return ops.log(self)
-
-    def sqrt(self) -> Tensor:
-        return ops.sqrt(self)
-
-    def abs(self) -> Tensor:
-        return ops.abs(self)
-
-    def sin(self) -> Tensor:
-        return ops.sin(self)
-
-    def cos(self) -> Tensor:
-        return ops.cos(self)
-
-    def tanh(self) -> Tensor:
-        return ops.tanh(self)
-
-    def sigmoid(self) -> Tensor:
-        return ops.sigmoid(self)
-
-    def relu(self) -> Tensor:
-        return ops.relu(self)
-
-    def clip(self, lo: Any = None, hi: Any = None) -> Tensor:
-        return ops.clip(self, lo, hi)
-
-    def reshape(self, *shape: Any) -> Tensor:
-        return ops.reshape(self, *shape)
-
-    def transpose(self, *axes: Any) -> Tensor:
-        return ops.transpose(self, *axes)
-
-    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
-        return ops.swapaxes(self, axis1, axis2)
-
-    def flatten(self) -> Tensor:
-        return ops.flatten(self)
-
-    def ravel(self) -> Tensor:
-        return ops.ravel(self)
-
-    def dot(self, other: Any) -> Tensor:
-        return ops.dot(self, other)
-
-    def squeeze(self, axis: Any = None) -> Tensor:
-        return ops.squeeze(self, axis)
-
-    def expand_dims(self, axis: Any) -> Tensor:
-        return ops.expand_dims(self, axis)
-
-    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
-        return ops.broadcast_to(self, shape)
-
-    def softmax(self, axis: Any = -1) -> Tensor:
-        return ops.softmax(self, axis)
-
-    def log_softmax(self, axis: Any = -1) -> Tensor:
-        return ops.log_softmax(self, axis)
-
-    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return ops.logsumexp(self, axis, keepdims)
-
 
 # In-place writes tick one process-wide clock. An op records the clock when it is made,
 # so backward need only look closer at ops made before the latest write anywhere.
@@ -668,4 +571,6 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
 
 
 from . import anomaly, ops  # noqa: E402, I001  (the op modules import Tensor from here)
-from . import dispatch, forward_ad, inplace  # noqa: E402
+from . import dispatch, forward_ad, inplace, methods  # noqa: E402
+
+methods.install()
