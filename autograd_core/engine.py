@@ -275,8 +275,13 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
             "with requires_grad=True (and compute outside ag.no_grad())"
         )
     seed = _seed(root, grad, "backward")
-    with grad_mode.no_grad():
-        _run([root], [seed], retain_graph, False, None)
+    state = grad_mode._state
+    previous, state.accumulating = state.accumulating, True
+    try:
+        with grad_mode.no_grad():
+            _run([root], [seed], retain_graph, False, None)
+    finally:
+        state.accumulating = previous
 
 
 def grad(

@@ -16,6 +16,7 @@ class _State(threading.local):
     scope: ScopeFrame | None = None  # the innermost open scope (e.g. an nn module's call)
     levels: tuple[int, ...] = ()  # open forward-mode levels, outermost first (forward_ad.dual_level)
     recomputing = False  # ag.checkpoint is re-running a forward in backward: layers must not update state twice
+    accumulating = False  # inside `backward()` (gradients go into `.grad`), not `ag.grad`
     vmap_levels: list[Any] = []  # open vmap levels, outermost first (reassigned, never mutated)
 
 

@@ -49,3 +49,7 @@ from .modules.transformer import (  # noqa: E402
 # --- pretrained models (owner: nn-models) ---
 # isort: split
 from . import models  # noqa: E402
+
+# --- several processes: collectives, DistributedDataParallel ---
+# isort: split
+from . import distributed, parallel  # noqa: E402
