@@ -1,4 +1,4 @@
-"""Datasets and batching: `TensorDataset`, `Subset`, `random_split`, `DataLoader`.
+"""Datasets and batching: `TensorDataset`, `Subset`, `random_split`, `DataLoader`, `DistributedSampler`.
 
 Batches are tuples of `Tensor`s stacked along a new first axis. When the dataset
 can fetch many samples at once (`TensorDataset`, or a `Subset` of one), a batch is
@@ -96,13 +96,80 @@ def _rng(seed: int | None, generator: np.random.Generator | None) -> np.random.G
     return generator if generator is not None else np.random.default_rng(seed)
 
 
+class DistributedSampler:
+    """The share of `dataset`'s indices that one of `num_replicas` processes reads, as PyTorch's.
+
+    `num_replicas` and `rank` default to `nn.distributed.get_world_size()` and
+    `get_rank()` (1 and 0 without a process group). Without `drop_last`, the index list
+    is padded by repeating indices from its start so that every rank gets
+    `ceil(N / num_replicas)`; with `drop_last` its tail is dropped so that every rank
+    gets `floor(N / num_replicas)`. With `shuffle=True` the list is a permutation drawn
+    from `np.random.default_rng(seed + epoch)`, the same on every rank, and
+    `set_epoch(epoch)` (call it before each epoch) gives a new one. Rank `r` takes
+    `indices[r::num_replicas]`. Use it as `DataLoader(dataset, batch_size, sampler=sampler)`.
+    (The shuffled orders differ from PyTorch's, which draws with `torch.randperm`; the
+    unshuffled ones are equal.)
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = False,
+    ) -> None:
+        if num_replicas is None or rank is None:
+            from . import distributed
+
+            num_replicas = distributed.get_world_size() if num_replicas is None else num_replicas
+            rank = distributed.get_rank() if rank is None else rank
+        if int(num_replicas) != num_replicas or num_replicas <= 0:
+            raise ValueError(f"DistributedSampler: num_replicas must be a positive integer, got {num_replicas}")
+        if int(rank) != rank or not 0 <= rank < num_replicas:
+            raise ValueError(f"DistributedSampler: invalid rank {rank}, expected 0 <= rank < {num_replicas}")
+        self.dataset = dataset
+        self.num_replicas, self.rank = int(num_replicas), int(rank)
+        self.shuffle, self.seed, self.drop_last = shuffle, int(seed), drop_last
+        self.epoch = 0
+        n = len(dataset)
+        if drop_last and n % self.num_replicas:
+            self.num_samples = n // self.num_replicas
+        else:
+            self.num_samples = math.ceil(n / self.num_replicas)
+        self.total_size = self.num_samples * self.num_replicas
+
+    def set_epoch(self, epoch: int) -> None:
+        """Shuffle with `seed + epoch` from now on: call before each epoch, on every rank."""
+        self.epoch = int(epoch)
+
+    def indices(self) -> np.ndarray:
+        """This rank's indices for the current epoch."""
+        n = len(self.dataset)
+        order = np.random.default_rng(self.seed + self.epoch).permutation(n) if self.shuffle else np.arange(n)
+        if self.drop_last:
+            order = order[: self.total_size]
+        elif self.total_size > n:
+            pad = self.total_size - n  # repeat from the start, more than once if the dataset is tiny
+            order = np.concatenate([order, np.resize(order, pad)]) if n else order
+        return order[self.rank : self.total_size : self.num_replicas]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices().tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
 class DataLoader:
     """Iterate over `dataset` in batches.
 
     `shuffle=True` draws a new permutation each epoch from `generator` (a
     `np.random.Generator`) or from a generator seeded with `seed`, so a seeded
     loader gives the same sequence of epochs every run. `drop_last` drops a final
-    short batch.
+    short batch. `sampler` (a `DistributedSampler`, or any iterable of indices with
+    `__len__`) gives the order instead; it excludes `shuffle=True`, as in PyTorch.
     """
 
     def __init__(
@@ -113,7 +180,10 @@ class DataLoader:
         drop_last: bool = False,
         seed: int | None = None,
         generator: np.random.Generator | None = None,
+        sampler: Any = None,
     ) -> None:
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
         if int(batch_size) != batch_size or batch_size <= 0:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size}")
         _checks.reject_sparse("DataLoader", dataset)  # wrap the dense array in a TensorDataset instead
@@ -122,14 +192,19 @@ class DataLoader:
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.generator = _rng(seed, generator)
+        self.sampler = sampler
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self) -> Iterator[Any]:
-        n = len(self.dataset)
-        order = self.generator.permutation(n) if self.shuffle else np.arange(n)
+        if self.sampler is not None:
+            order = self.sampler.indices() if hasattr(self.sampler, "indices") else list(self.sampler)
+            order = np.asarray(order, dtype=np.int64)
+        else:
+            n = len(self.dataset)
+            order = self.generator.permutation(n) if self.shuffle else np.arange(n)
         for b in range(len(self)):
             yield _fetch(self.dataset, order[b * self.batch_size : (b + 1) * self.batch_size])
 

@@ -24,6 +24,23 @@ A metric can also be a callable `metric(output: np.ndarray, target: np.ndarray) 
 
 Progress: with `verbose=1`, `fit` shows a tqdm bar per epoch when tqdm is installed
 (`pip install "autograd-core[nn]"`), else it prints one line per epoch to stderr.
+
+Several processes: when the model is an `nn.parallel.DistributedDataParallel`, or a
+process group of more than one process is initialized (`nn.distributed`), `fit`
+- reads each epoch through a `DistributedSampler` (the one passed as `sampler`, else one
+  made with `shuffle` and `seed`, which must then be the same on every rank), calling its
+  `set_epoch(epoch)` before each epoch;
+- reports exact global means: each rank's per-epoch sums of loss and metrics (weighted by
+  batch size) and its sample count are summed over ranks with `all_reduce`, so the logs,
+  the History and what callbacks see are equal on every rank (and `EarlyStopping` stops
+  all ranks together), even with uneven shards (samples the sampler's padding repeats
+  count as often as they were trained on);
+- shards validation without padding (rank r takes samples r, r + p, ...) and sums the
+  same way, so `val_*` equals a single-process `evaluate` of the same weights;
+- shows the progress bar and prints on rank 0 only (other ranks get `verbose=0`, and
+  callbacks with a `verbose` attribute are silenced there). Per-batch logs passed to
+  `on_batch_end` stay local to each rank. Write checkpoints from a callback on rank 0
+  (`nn.distributed.get_rank() == 0`).
 """
 
 from __future__ import annotations
@@ -40,7 +57,7 @@ import numpy as np
 from autograd_core import Tensor, no_grad
 
 from . import _checks
-from .data import DataLoader, TensorDataset
+from .data import DataLoader, DistributedSampler, TensorDataset
 from .functional import loss as _losses
 from .modules.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss
 
@@ -293,12 +310,56 @@ def _progress(loader: DataLoader, desc: str, verbose: int) -> Any:
     return tqdm(loader, desc=desc, leave=True, dynamic_ncols=True)
 
 
+def _distributed(model: Any) -> tuple[Any, int, int]:
+    """(nn.distributed, rank, world size) when `model` trains on several processes, else (None, 0, 1)."""
+    ddp = False
+    try:
+        from .parallel import DistributedDataParallel
+
+        ddp = isinstance(model, DistributedDataParallel)
+    except ImportError:
+        pass
+    try:
+        from . import distributed
+    except ImportError:
+        return None, 0, 1
+    if not distributed.is_initialized():
+        return None, 0, 1
+    world = distributed.get_world_size()
+    if not ddp and world <= 1:
+        return None, 0, 1
+    return distributed, distributed.get_rank(), world
+
+
+def _global_means(totals: dict[str, float], seen: int, dist: Any) -> dict[str, float]:
+    """Sums over this rank's samples, divided by the count; summed over ranks first when `dist`."""
+    if dist is not None:
+        sums = np.array([*totals.values(), seen], dtype=np.float64)
+        dist.all_reduce(sums, op="sum")
+        totals, seen = dict(zip(totals, sums[:-1].tolist())), float(sums[-1])
+    return {k: v / max(seen, 1) for k, v in totals.items()}
+
+
 def _run_eval(
-    model: Any, loss_fn: Any, x: np.ndarray, y: np.ndarray, batch_size: int, metrics: dict[str, Any]
+    model: Any,
+    loss_fn: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    metrics: dict[str, Any],
+    dist: Any = None,
+    rank: int = 0,
+    world: int = 1,
 ) -> dict[str, float]:
-    """Mean loss and metrics over (x, y) in eval mode without recording a graph."""
+    """Mean loss and metrics over (x, y) in eval mode without recording a graph.
+
+    With `dist`, this rank evaluates samples rank, rank + world, ... (no padding) and the
+    sums are added over ranks, so every rank gets the mean over all of (x, y).
+    """
     was_training = getattr(model, "training", True)
     model.eval()
+    if dist is not None:
+        x, y = x[rank::world], y[rank::world]
     totals = dict.fromkeys(["loss", *metrics], 0.0)
     try:
         with no_grad():
@@ -310,7 +371,7 @@ def _run_eval(
                     totals[name] += fn(_array(out, name), yb.data) * n
     finally:
         model.train() if was_training else model.eval()
-    return {k: v / len(x) for k, v in totals.items()}
+    return _global_means(totals, len(x), dist)
 
 
 def evaluate(
@@ -351,6 +412,7 @@ def fit(
     shuffle: bool = True,
     seed: int | None = None,
     verbose: int = 1,
+    sampler: Any = None,
 ) -> History:
     """Train `model` on (x, y) for `epochs` epochs; returns a `History` of per-epoch logs.
 
@@ -361,7 +423,9 @@ def fit(
     (measured while the weights change, as Keras reports them). `seed` fixes the
     shuffling order. `verbose=1` shows a tqdm bar per epoch (a plain line per epoch on
     stderr when tqdm is not installed); `verbose=0` is silent. `metrics`: see the module
-    docstring ("accuracy" follows `loss_fn`).
+    docstring ("accuracy" follows `loss_fn`). `sampler` (e.g. a `DistributedSampler` over
+    the training samples, after `validation_split`) sets the order instead of `shuffle`;
+    its `set_epoch` is called before each epoch. Under DDP see the module docstring.
     """
     x, y = _array(x, "fit"), _array(y, "fit")
     if len(x) != len(y):
@@ -380,12 +444,30 @@ def fit(
         x_val = y_val = None
 
     callbacks = list(callbacks or [])
+    dist, rank, world = _distributed(model)
+    train_set = TensorDataset(x, y)
+    if dist is not None and sampler is None:
+        if seed is None and shuffle:  # the ranks must agree on the permutation: take rank 0's
+            seed_box = np.array([np.random.default_rng().integers(2**31)], dtype=np.int64)
+            dist.broadcast(seed_box, src=0)
+            seed = int(seed_box[0])
+        sampler = DistributedSampler(train_set, world, rank, shuffle=shuffle, seed=seed or 0)
+    if dist is not None and rank != 0:
+        verbose = 0
+        for cb in callbacks:
+            if hasattr(cb, "verbose"):
+                cb.verbose = 0
     history = History()
     for cb in callbacks:
         cb.model, cb.optimizer = model, optimizer
         cb.on_train_begin()
-    loader = DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle, seed=seed)
+    if sampler is not None:
+        loader = DataLoader(train_set, batch_size=batch_size, sampler=sampler)
+    else:
+        loader = DataLoader(train_set, batch_size=batch_size, shuffle=shuffle, seed=seed)
     for epoch in range(epochs):
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
         for cb in callbacks:
             cb.on_epoch_begin(epoch)
         model.train()
@@ -407,9 +489,9 @@ def fit(
             for cb in callbacks:
                 cb.on_batch_end(batch, batch_logs)
             bar.set_postfix(loss=f"{totals['loss'] / seen:.4f}", refresh=False)
-        logs = {k: v / max(seen, 1) for k, v in totals.items()}
+        logs = _global_means(totals, seen, dist)
         if x_val is not None:
-            val = _run_eval(model, loss_fn, x_val, y_val, batch_size, metric_fns)
+            val = _run_eval(model, loss_fn, x_val, y_val, batch_size, metric_fns, dist, rank, world)
             logs.update({f"val_{k}": v for k, v in val.items()})
         if verbose:
             bar.set_postfix_str(", ".join(f"{k}={v:.4f}" for k, v in logs.items()))
