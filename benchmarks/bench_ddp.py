@@ -9,9 +9,13 @@ processes use 2 cores and 1 process uses 1. A step is forward, cross-entropy, ba
 `512 / world` samples per process; the global batch is 512 either way, so global steps/s
 compare directly. The steps are timed between two barriers after 30 warm-up steps.
 
-Overlap (2 processes), measured in the same run on the same per-process batch of 256:
+Overlap (2 processes), measured in the same run on the same per-process batch of 256, with
+a barrier after every step so that both processes always compute at the same time (two
+busy processes slow each other down on this machine; a process that ran ahead alone
+would look faster than it can be in training):
 - `t_ddp`: a step of the DDP-wrapped model;
-- `t_local`: a step of the same model without DDP (no communication at all);
+- `t_local`: a step of the same model without DDP (no communication at all); the
+  1-process step time over `t_local` is the best speedup this machine allows;
 - `t_comm`: communication alone: one `all_reduce(op="mean")` of an array as large as DDP's
   gradient bucket(s) (every parameter plus one flag per parameter, float32), after a barrier,
   so no compute is there to hide it.
@@ -35,6 +39,7 @@ import shutil
 import subprocess
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
@@ -98,7 +103,15 @@ def worker(steps: int) -> None:
         plain = stepper(MLP())
         for _ in range(30):
             plain()
-        t_local = _timed(plain, steps, dist.barrier)
+
+        def in_step(run: Any) -> Any:  # both processes step together: no one runs alone on the machine
+            def synced() -> None:
+                run()
+                dist.barrier()
+
+            return synced
+
+        t_local = _timed(in_step(plain), steps, dist.barrier)
         buf = np.zeros(n_floats, dtype=np.float32)
 
         def comm() -> None:
@@ -111,7 +124,7 @@ def worker(steps: int) -> None:
         for _ in range(30):
             comm()
         t_comm = _timed(comm, steps, dist.barrier) - _timed(barrier_only, steps, dist.barrier)
-        t_ddp = _timed(step, steps, dist.barrier)  # again, next to t_local in time
+        t_ddp = _timed(in_step(step), steps, dist.barrier)  # again, next to t_local in time
         exposed = max(t_ddp - t_local, 0.0)
         result.update(t_ddp=t_ddp, t_local=t_local, t_comm=max(t_comm, 1e-9), exposed=exposed,
                       overlap=float(np.clip(1.0 - exposed / max(t_comm, 1e-9), 0.0, 1.0)))
