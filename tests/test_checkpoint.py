@@ -22,14 +22,7 @@ from autograd_core import Tensor
 TOL = dict(rtol=1e-12, atol=1e-12)
 
 
-@pytest.fixture(autouse=True)
-def _float64() -> Iterator[None]:
-    previous = ag.get_default_dtype()
-    ag.set_default_dtype(np.float64)
-    try:
-        yield
-    finally:
-        ag.set_default_dtype(previous)
+pytestmark = pytest.mark.usefixtures("float64_default")  # conftest's: float64 for every test here
 
 
 def _data(shape: tuple[int, ...], seed: int = 0, requires_grad: bool = True) -> Tensor:
