@@ -18,6 +18,7 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops import *  # noqa: F403  (ag.exp, ag.sum, ag.where, ...)
 from .ops import decompositions as linalg  # ag.linalg.inv, ag.linalg.svd, ...
 from .tensor import Tensor
+from .threads import get_num_threads, set_num_threads
 from .viz import draw_graph, to_dot
 
 __version__ = "0.1.0"
