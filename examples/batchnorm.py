@@ -52,6 +52,7 @@ import numpy as np
 
 import autograd_core as ag
 import nn
+from examples._figures import save
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "output"
 CHANCE_LOSS = math.log(10)
@@ -175,9 +176,7 @@ def save_plot(demo: dict, runs: dict[str, dict], layer: int, path: Path) -> None
     ax_l.legend(fontsize=7)
     for ax in (ax_s, ax_l):
         ax.title.set_fontsize(9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save(fig, path)
 
 
 def _range(values: np.ndarray) -> str:

@@ -42,6 +42,7 @@ import numpy as np
 import autograd_core as ag
 import nn
 from autograd_core import Tensor
+from examples._figures import save
 
 OUT = Path(__file__).resolve().parent / "output"
 LEARNING_RATES = (0.01, 0.1, 0.5)
@@ -161,9 +162,7 @@ def save_figure(quad_paths: dict, opt_paths: dict[str, np.ndarray], bug_path: np
     ax.plot(*MINIMUM, "r*", ms=9)
     ax.set(title=f"Rosenbrock, {len(bug_path) - 1} steps", xlabel="x", ylabel="y", xlim=(-2, 2), ylim=(-1, 3))
     ax.legend(fontsize=5.5, loc="upper right", title="distance to (1, 1)", title_fontsize=6, framealpha=0.9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save(fig, path)
 
 
 # ----------------------------------------------------------------- main

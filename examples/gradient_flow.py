@@ -44,6 +44,7 @@ import numpy as np
 
 import autograd_core as ag
 import nn
+from examples._figures import save
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "output"
 DEPTH, WIDTH, INPUTS, CLASSES = 10, 32, 64, 10
@@ -163,8 +164,7 @@ def save_plot(runs: dict[str, dict[str, object]], path: Path) -> None:
     bar = fig.colorbar(image, ax=axes, fraction=0.03, pad=0.02)
     bar.set_label("log10 ‖∂L/∂W‖", fontsize=8)
     bar.ax.tick_params(labelsize=7)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save(fig, path, tight=False)
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:

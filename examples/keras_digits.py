@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 import nn
+from examples._figures import save
 from nn.datasets import load_digits
 
 TYPICAL_MLP = 0.97  # this MLP, full run: mean 96.7% over seeds 0-7
@@ -82,9 +83,7 @@ def save_plot(history: nn.History, test_accuracy: float, path: Path) -> None:
     ax_loss.legend()
     ax_acc.legend(loc="lower right")
     fig.suptitle("nn.fit on the 8x8 digits: MLP 64-128-64-10", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save(fig, path)
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:

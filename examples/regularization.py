@@ -48,6 +48,7 @@ import numpy as np
 import autograd_core as ag
 import nn
 from autograd_core import Tensor
+from examples._figures import save
 
 OUT = Path(__file__).resolve().parent / "output"
 TRUE_NONZERO = np.array([3.0, -2.0, 1.5, -1.0, 0.75])
@@ -218,9 +219,7 @@ def save_figure(
     ax.plot(stop.best_epoch, stop.best, "k*", ms=8, label="weights restored", zorder=4)
     ax.set(title="over-fitting MLP", xlabel="epoch", ylabel="MSE", ylim=(0, 3 * stop.best))
     ax.legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save(fig, path)
 
 
 # ----------------------------------------------------------------- main

@@ -39,6 +39,7 @@ import numpy as np
 
 import autograd_core as ag
 import nn
+from examples._figures import save
 from nn.datasets import load_sentiment
 
 if TYPE_CHECKING:  # scikit-learn is imported when main() runs: it is an optional dependency (the examples extra)
@@ -98,9 +99,7 @@ def save_figure(history: dict[str, list[float]], words: np.ndarray, saliency: np
     ax_words.set_yticks(np.arange(len(picked)), words[picked], fontsize=8)
     ax_words.axvline(0, color="black", linewidth=0.5)
     ax_words.set(xlabel="mean d(logit) / d(count)", title="Most positive / negative words")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save(fig, path)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -54,6 +54,7 @@ import numpy as np
 
 import autograd_core as ag
 import nn
+from examples._figures import save
 from nn.datasets import load_digits
 
 # This CNN trained from scratch on ALL ~670 training images of digits 5-9 (Adam 2e-3, batch 32, 20 epochs):
@@ -195,9 +196,7 @@ def save_plot(results: dict[str, list[dict]], shots: int, path: Path) -> None:
     ax_bar.bar_label(bars, labels=[f"{m:.1%}" for m in means], label_type="center", color="white", fontsize=9)
     ax_bar.set_xticks(range(len(RUNS)), ["transfer", "scratch", "random\nbody"])
     ax_bar.set(ylim=(0.5, 1.02), ylabel="final test accuracy", title="mean (dots: seeds)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save(fig, path)
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:

@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 
 import nn
+from examples._figures import save
 from nn.datasets import load_sentiment
 
 OUT = Path(__file__).resolve().parent / "output"
@@ -159,9 +160,7 @@ def save_figure(results: dict[str, float], embeddings: np.ndarray, labels: np.nd
         ax_pca.scatter(*xy[labels == label].T, s=8, alpha=0.6, color=color, label=name)
     ax_pca.set(xlabel="PC 1", ylabel="PC 2", title="Frozen embeddings of the test sentences")
     ax_pca.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save(fig, path)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -50,6 +50,7 @@ import numpy as np
 
 import autograd_core as ag
 import nn
+from examples._figures import save
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "output"
 DEPTH = 20  # Linear layers
@@ -147,9 +148,7 @@ def save_plot(curves: dict[str, dict[str, np.ndarray]], width: int, path: Path) 
         ax.set_xticks([1, 5, 10, 15, 20])
         ax.grid(alpha=0.3, which="major")
     ax_f.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save(fig, path)
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
