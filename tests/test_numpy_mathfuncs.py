@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 import autograd_core as ag
 from autograd_core.ops import mathfuncs
-from autograd_core.testing import arrays, broadcastable_shapes, shapes
+from autograd_core.testing import arrays, broadcastable_shapes, distinct, positive, shapes
 
 F32 = np.float32
 Domain = Callable[[list[np.ndarray]], list[np.ndarray]]
@@ -39,8 +39,6 @@ def scaled(factor: float, shift: float = 0.0) -> Domain:
     return lambda xs: [shift + factor * x for x in xs]
 
 
-def positive(xs: list[np.ndarray]) -> list[np.ndarray]:
-    return [np.abs(x) + 0.2 for x in xs]
 
 
 def above_one(xs: list[np.ndarray]) -> list[np.ndarray]:
@@ -54,12 +52,6 @@ def away_from_zero(gap: float = 0.3, which: int | None = None) -> Domain:
     return lambda xs: [move(x) if which in (None, i) else x for i, x in enumerate(xs)]
 
 
-def distinct(xs: list[np.ndarray]) -> list[np.ndarray]:
-    """Only the order of the drawn values, spaced 0.1 apart: no ties between the two operands."""
-    flat = np.concatenate([x.ravel() for x in xs])
-    spread = (np.argsort(np.argsort(flat, kind="stable"), kind="stable") - flat.size / 2) * 0.1
-    bounds = np.cumsum([0] + [x.size for x in xs])
-    return [spread[lo:hi].reshape(x.shape) for x, lo, hi in zip(xs, bounds[:-1], bounds[1:])]
 
 
 def between_jumps(xs: list[np.ndarray]) -> list[np.ndarray]:

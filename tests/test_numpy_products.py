@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 import autograd_core as ag
 from autograd_core.ops import products
-from autograd_core.testing import arrays, axes, broadcastable_shapes, shapes
+from autograd_core.testing import arrays, axes, broadcastable_shapes, distinct, shapes
 
 Inputs = tuple[list[np.ndarray], dict[str, Any]]
 F32 = np.float32
@@ -38,13 +38,6 @@ def _identity(xs: list[np.ndarray]) -> list[np.ndarray]:
     return xs
 
 
-def distinct(xs: list[np.ndarray]) -> list[np.ndarray]:
-    """Keep only the order of the drawn values, spaced 0.1 apart: no ties, so sorting is smooth."""
-    flat = np.concatenate([x.ravel() for x in xs])
-    ranks = np.argsort(np.argsort(flat, kind="stable"), kind="stable")
-    spread = (ranks - flat.size / 2) * 0.1
-    bounds = np.cumsum([0] + [x.size for x in xs])
-    return [spread[lo:hi].reshape(x.shape) for x, lo, hi in zip(xs, bounds[:-1], bounds[1:])]
 
 
 def with_zeros(xs: list[np.ndarray]) -> list[np.ndarray]:

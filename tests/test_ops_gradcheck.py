@@ -21,7 +21,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import autograd_core as ag
-from autograd_core.testing import arrays, axes, broadcastable_shapes, indices, shapes
+from autograd_core.testing import arrays, away_from, axes, broadcastable_shapes, distinct, indices, positive, shapes
 
 Inputs = tuple[list[np.ndarray], dict[str, Any]]
 F32 = np.float32
@@ -32,33 +32,14 @@ def _identity(xs: list[np.ndarray]) -> list[np.ndarray]:
     return xs
 
 
-def positive(xs: list[np.ndarray]) -> list[np.ndarray]:
-    return [np.abs(x) + 0.2 for x in xs]
 
 
 def first_positive(xs: list[np.ndarray]) -> list[np.ndarray]:
     return [np.abs(xs[0]) + 0.2, *xs[1:]]
 
 
-def away_from(*points: float, gap: float = 0.05, which: int | None = None) -> Callable[..., list[np.ndarray]]:
-    """Push values within `gap` of a kink out to the kink +- gap (finite differences need it)."""
-
-    def move(x: np.ndarray) -> np.ndarray:
-        for p in points:
-            d = x - p
-            x = np.where(np.abs(d) < gap, p + np.where(d < 0, -gap, gap), x)
-        return x
-
-    return lambda xs: [move(x) if which in (None, i) else x for i, x in enumerate(xs)]
 
 
-def distinct(xs: list[np.ndarray]) -> list[np.ndarray]:
-    """Keep only the order of the drawn values, spaced 0.1 apart: no two elements tie."""
-    flat = np.concatenate([x.ravel() for x in xs])
-    ranks = np.argsort(np.argsort(flat, kind="stable"), kind="stable")
-    spread = (ranks - flat.size / 2) * 0.1
-    bounds = np.cumsum([0] + [x.size for x in xs])
-    return [spread[lo:hi].reshape(x.shape) for x, lo, hi in zip(xs, bounds[:-1], bounds[1:])]
 
 
 # ----------------------------------------------------------------- input families

@@ -11,6 +11,10 @@ Needs `hypothesis` (the `testing` extra: `pip install "autograd-core[testing]"`)
         assert ag.gradcheck(ag.tanh, [x])
 """
 
+from .domains import away_from, distinct, positive
 from .strategies import arrays, axes, broadcastable_shapes, indices, shapes, tensors
 
-__all__ = ["arrays", "axes", "broadcastable_shapes", "indices", "shapes", "tensors"]
+__all__ = [
+    "arrays", "axes", "broadcastable_shapes", "indices", "shapes", "tensors",  # strategies
+    "away_from", "distinct", "positive",  # input domains for gradient checks
+]
