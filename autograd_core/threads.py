@@ -1,9 +1,9 @@
 """`ag.set_num_threads(n)` / `ag.get_num_threads()`, as `torch.set_num_threads`.
 
-The engine's own passes run on one thread today; the setting governs the BLAS library
-NumPy calls for matrix products (OpenBLAS, MKL, ...), through `threadpoolctl`, which it
-sets once for the whole process. The default is the number of cores this process may
-use.
+One setting governs both the engine's own parallel passes (`autograd_core.parallel`)
+and the BLAS library NumPy calls for matrix products (OpenBLAS, MKL, ...), which it
+reaches through `threadpoolctl`. The default is `AUTOGRAD_NUM_THREADS`, else
+`OMP_NUM_THREADS`, else the number of cores this process may use.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-_limits: list[Any] = [None]  # the active threadpoolctl limiter (kept alive so the limit holds)
 _threads: list[int | None] = [None]
+_blas: list[Any] = []  # threadpoolctl's controllers of the loaded BLAS libraries, found once
 
 
 def _available_cores() -> int:
@@ -22,21 +22,47 @@ def _available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def _from_environment() -> int | None:
+    for var in ("AUTOGRAD_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(var, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return None
+
+
 def get_num_threads() -> int:
-    """Threads for BLAS (and, later, the engine's own parallel passes): the last
-    `set_num_threads` value, else the cores available to this process."""
-    return _threads[0] if _threads[0] is not None else _available_cores()
+    """Threads for the engine's parallel passes and BLAS: the last `set_num_threads` value,
+    else `AUTOGRAD_NUM_THREADS` / `OMP_NUM_THREADS`, else the cores available to this process."""
+    n = _threads[0]
+    if n is None:
+        n = _threads[0] = _from_environment() or _available_cores()
+    return n
+
+
+def blas_controllers() -> list[Any]:
+    """threadpoolctl's handles on the BLAS libraries loaded in this process ([] without threadpoolctl)."""
+    if not _blas:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            return []
+        import numpy  # noqa: F401 - BLAS must be loaded before it can be found
+
+        _blas.extend(ThreadpoolController().select(user_api="blas").lib_controllers)
+    return _blas
 
 
 def set_num_threads(n: int) -> None:
-    """Use `n` threads (n >= 1) for BLAS from now on, in this whole process."""
+    """Use `n` threads (n >= 1) from now on, in this whole process: for the engine's own
+    parallel passes and for BLAS."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads: expected a positive int, got {n!r}")
     try:
-        from threadpoolctl import threadpool_limits
+        import threadpoolctl  # noqa: F401
     except ImportError:
         raise ImportError(
             "set_num_threads needs the threadpoolctl package to reach the BLAS library: pip install threadpoolctl"
         ) from None
-    _limits[0] = threadpool_limits(limits=n, user_api="blas")
+    for lib in blas_controllers():
+        lib.set_num_threads(n)
     _threads[0] = n

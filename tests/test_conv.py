@@ -226,3 +226,55 @@ def test_empty_batch_and_zero_channels() -> None:
     y0.sum().backward()
     np.testing.assert_array_equal(b.grad, [40.0, 40.0])
     assert w0.grad.shape == (2, 0, 3, 3) and x0.grad.shape == (2, 0, 4, 5)
+
+
+
+@contextlib.contextmanager
+def _split_on_two_threads(calls: list) -> Iterator[None]:
+    """Two threads, with even tiny batches split across them; `calls` records each split."""
+    from autograd_core import parallel
+
+    previous, per_thread, run = ag.get_num_threads(), parallel.MIN_ELEMENTS_PER_THREAD, parallel.parallel_for
+    ag.set_num_threads(2)
+    parallel.MIN_ELEMENTS_PER_THREAD = 1
+    parallel.parallel_for = lambda *a: calls.append(a) or run(*a)
+    try:
+        yield
+    finally:
+        ag.set_num_threads(previous)
+        parallel.MIN_ELEMENTS_PER_THREAD, parallel.parallel_for = per_thread, run
+
+
+@settings(max_examples=15, deadline=None)
+@given(conv2d_cases(), st.integers(2, 7), st.sampled_from(["x", "w", "b", "xw", "xwb"]))
+def test_conv2d_on_two_threads_equals_one_thread(case: dict, n: int, wanted: str) -> None:
+    """Ranges of images on the pool give the one-thread results to rounding: not bit for bit,
+    because a thread's block holds fewer images, and BLAS's accumulation order depends on a
+    product's width; the weight and bias gradients also sum one partial per range."""
+    case = {**case, "n": n, "bias": True}
+    geo = (case["stride"], case["pad"], case["dilation"], case["groups"])
+
+    def run() -> tuple[np.ndarray, list]:
+        x, w, b = _tensors(case)
+        for name, t in zip("xwb", (x, w, b)):
+            t.requires_grad = name in wanted
+        out = F.conv2d(x, w, b, *geo)
+        out.backward(np.random.default_rng(case["seed"] + 1).standard_normal(out.shape))
+        return out.data, [t.grad for t in (x, w, b)]
+
+    previous = ag.get_num_threads()
+    ag.set_num_threads(1)
+    try:
+        out1, grads1 = run()
+    finally:
+        ag.set_num_threads(previous)
+    calls: list = []
+    with _split_on_two_threads(calls):
+        out2, grads2 = run()
+    assert calls  # the split really happened
+    np.testing.assert_allclose(out2, out1, rtol=1e-12, atol=1e-12)
+    for name, a, r in zip("xwb", grads2, grads1):
+        if name not in wanted:
+            assert a is None and r is None
+        else:
+            np.testing.assert_allclose(a, r, rtol=1e-12, atol=1e-12)

@@ -37,7 +37,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 import autograd_core as ag
-from autograd_core import Tensor
+from autograd_core import Tensor, parallel
 from autograd_core.ops.windows import _tuple, offset_slices, window_geometry, window_view
 from autograd_core.tensor import as_tensor, make_result
 
@@ -105,9 +105,14 @@ class _Plan:
         self.crop = (slice(None), slice(None)) + tuple(slice(0, o) for o in out_size)
         self.block = images_per_block(self.c * self.kk * self.positions * itemsize, self.n)
 
-    def blocks(self) -> list[tuple[int, int]]:
-        """[start, stop) image ranges, one per block."""
-        return [(i, min(i + self.block, self.n)) for i in range(0, self.n, self.block)]
+    def blocks(self, start: int = 0, stop: int | None = None) -> list[tuple[int, int]]:
+        """[start, stop) image ranges, one per block, covering images [start, stop)."""
+        stop = self.n if stop is None else stop
+        return [(i, min(i + self.block, stop)) for i in range(start, stop, self.block)]
+
+    def workers(self) -> int:
+        """Threads worth using: by the elements of the columns (the work scales with them)."""
+        return parallel.workers_for(self.n * self.c * self.kk * self.positions)
 
     def columns(self, xp: np.ndarray, out: np.ndarray) -> None:
         """im2col of a block `xp` (images, C, padded...) into `out` (groups, C/groups, *K, images, positions)."""
@@ -142,56 +147,97 @@ class _Plan:
         return cols.reshape(self.groups, rows, -1)
 
     def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
-        """The convolution (N, out, *O), one batch block at a time; the bias rides in the product as a row of ones."""
+        """The convolution (N, out, *O), one batch block at a time; the bias rides in the product as a row of ones.
+
+        With several threads each takes a contiguous range of images with scratch buffers
+        of its own (equal to the one-thread result up to rounding: BLAS's accumulation order
+        depends on a product's width, and a thread's blocks may hold fewer images).
+        """
         y = np.empty((self.n, self.out_c) + self.out_size, dtype=x.dtype)
         wm = w.reshape(self.groups, self.og, self.cg * self.kk)
         if b is not None:
             wm = np.concatenate([wm, b.reshape(self.groups, self.og, 1)], axis=2)
         rows = wm.shape[2]
-        xp = self._padded_input(x.dtype)
-        cols = np.empty(self.groups * rows * self.block * self.positions, dtype=x.dtype)
-        prod = np.empty(self.out_c * self.block * self.positions, dtype=x.dtype)
-        for n0, n1 in self.blocks():
-            nb = n1 - n0
-            p = _dense(prod, (self.groups, self.og, nb * self.positions))
-            np.matmul(wm, self._block_columns(xp, x[n0:n1], cols, rows), out=p)
-            np.copyto(y[n0:n1], p.reshape((self.out_c, nb) + self.grid).swapaxes(0, 1)[self.crop])
+
+        def images(start: int, stop: int) -> None:
+            xp = self._padded_input(x.dtype)
+            cols = np.empty(self.groups * rows * self.block * self.positions, dtype=x.dtype)
+            prod = np.empty(self.out_c * self.block * self.positions, dtype=x.dtype)
+            for n0, n1 in self.blocks(start, stop):
+                nb = n1 - n0
+                p = _dense(prod, (self.groups, self.og, nb * self.positions))
+                np.matmul(wm, self._block_columns(xp, x[n0:n1], cols, rows), out=p)
+                np.copyto(y[n0:n1], p.reshape((self.out_c, nb) + self.grid).swapaxes(0, 1)[self.crop])
+
+        self._run(images)
         return y
+
+    def _run(self, images: Any) -> list[int]:
+        """Run `images(start, stop)` over the batch: whole on one thread, else in contiguous ranges on
+        the pool with BLAS held at one thread (its threads on a block's small products cost more than
+        they bring). Returns the ranges' starts, in order."""
+        workers = min(self.workers(), self.n)
+        if workers <= 1:
+            images(0, self.n)
+            return [0]
+        # Blocks no larger than a thread's share, so that a small batch still splits.
+        self.block = min(self.block, -(-self.n // workers))
+        starts = [a for a, _ in parallel.chunks(self.n, workers)]
+        with parallel.blas_threads(1):
+            parallel.parallel_for(self.n, images, workers)
+        return starts
 
     def backward(self, g: np.ndarray, x: np.ndarray, w: np.ndarray,
                  need: tuple[bool, bool, bool]) -> tuple[np.ndarray | None, ...]:
         """(input, weight, bias) gradients for the output gradient `g`, each only where `need` says.
 
         The weight and bias gradients are one product: the columns carry the row of ones,
-        so the bias gradient is the weight gradient's extra row.
+        so the bias gradient is the weight gradient's extra row. With several threads each
+        range of images sums its own partial weight gradient and the partials are added in
+        range order (equal to the one-thread sum up to rounding).
         """
         need_x, need_w, need_b = need
         dt, kk = g.dtype, self.cg * self.kk
-        g_buf = np.empty(self.out_c * self.block * self.positions, dtype=dt) if need_w or need_b else None
-        if need_w:
-            rows = kk + need_b
-            xp = self._padded_input(dt)
-            cols = np.empty(self.groups * rows * self.block * self.positions, dtype=dt)
-            dwt = np.zeros((self.groups, rows, self.og), dtype=dt)
-        elif need_b:
-            db = np.zeros(self.out_c, dtype=dt)
-        if need_x:
-            dx = np.empty(x.shape, dtype=dt)
-            fold = _Fold(self, w, dt)
-        for n0, n1 in self.blocks():
-            if g_buf is not None:
-                gm = self.on_grid(g[n0:n1], g_buf, self.positions).reshape(self.groups, self.og, -1)
-                if need_w:
-                    dwt += np.matmul(self._block_columns(xp, x[n0:n1], cols, rows), gm.swapaxes(-1, -2))
-                else:
-                    db += gm.reshape(self.out_c, -1).sum(axis=1)
+        rows = kk + need_b
+        partials: dict[int, np.ndarray] = {}
+        dx = np.empty(x.shape, dtype=dt) if need_x else None
+        wt = _Fold.weight_rows(self, w) if need_x else None
+
+        def images(start: int, stop: int) -> None:
+            g_buf = np.empty(self.out_c * self.block * self.positions, dtype=dt) if need_w or need_b else None
+            if need_w:
+                xp = self._padded_input(dt)
+                cols = np.empty(self.groups * rows * self.block * self.positions, dtype=dt)
+                acc = np.zeros((self.groups, rows, self.og), dtype=dt)
+            elif need_b:
+                acc = np.zeros(self.out_c, dtype=dt)
             if need_x:
-                fold(g[n0:n1], dx[n0:n1])
-        if need_w:
-            dw = dwt[:, :kk].swapaxes(-1, -2).reshape((self.out_c, self.cg) + self.kernel)
-            if need_b:
-                db = dwt[:, kk].reshape(self.out_c)
-        return (dx if need_x else None), (dw if need_w else None), (db if need_b else None)
+                fold = _Fold(self, wt, dt)
+            for n0, n1 in self.blocks(start, stop):
+                if g_buf is not None:
+                    gm = self.on_grid(g[n0:n1], g_buf, self.positions).reshape(self.groups, self.og, -1)
+                    if need_w:
+                        acc += np.matmul(self._block_columns(xp, x[n0:n1], cols, rows), gm.swapaxes(-1, -2))
+                    else:
+                        acc += gm.reshape(self.out_c, -1).sum(axis=1)
+                if need_x:
+                    fold(g[n0:n1], dx[n0:n1])
+            if g_buf is not None:
+                partials[start] = acc
+
+        starts = self._run(images)
+        dw = db = None
+        if need_w or need_b:
+            total = partials[starts[0]]
+            for s in starts[1:]:
+                total += partials[s]
+            if need_w:
+                dw = total[:, :kk].swapaxes(-1, -2).reshape((self.out_c, self.cg) + self.kernel)
+                if need_b:
+                    db = total[:, kk].reshape(self.out_c)
+            else:
+                db = total
+        return dx, dw, db
 
     def on_grid(self, g: np.ndarray, buf: np.ndarray, pitch: int) -> np.ndarray:
         """A block of output gradient on the products' layout (out, images, pitch), zero off the crop.
@@ -216,10 +262,13 @@ class _Fold:
     the surplus columns exact zeros, and adding them anywhere is harmless.
     """
 
-    def __init__(self, p: _Plan, w: np.ndarray, dtype: np.dtype) -> None:
-        self.p = p
-        # Rows ordered (offset, channel) so that each offset's block of the product is contiguous.
-        self.wt = w.reshape(p.groups, p.og, p.cg, p.kk).transpose(0, 3, 2, 1).reshape(p.groups, p.kk * p.cg, p.og)
+    @staticmethod
+    def weight_rows(p: _Plan, w: np.ndarray) -> np.ndarray:
+        """W^T with rows ordered (offset, channel), so each offset's block of the product is contiguous."""
+        return w.reshape(p.groups, p.og, p.cg, p.kk).transpose(0, 3, 2, 1).reshape(p.groups, p.kk * p.cg, p.og)
+
+    def __init__(self, p: _Plan, wt: np.ndarray, dtype: np.dtype) -> None:
+        self.p, self.wt = p, wt
         self.image = p.size + p.tail  # one padded image's elements
         self.pitch = self.image if p.flat else p.positions
         self.spill = max(p.offsets) if p.flat else 0  # how far the last offset's add runs past the block
