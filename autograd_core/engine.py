@@ -276,12 +276,25 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
         )
     seed = _seed(root, grad, "backward")
     state = grad_mode._state
-    previous, state.accumulating = state.accumulating, True
+    previous = state.accumulating, state.callbacks
+    state.accumulating, state.callbacks = True, []
     try:
         with grad_mode.no_grad():
             _run([root], [seed], retain_graph, False, None)
+            for callback in state.callbacks:  # grows while it runs: a callback may queue another
+                callback()
     finally:
-        state.accumulating = previous
+        state.accumulating, state.callbacks = previous
+
+
+def queue_callback(callback: Any) -> None:
+    """Run `callback()` once the current `backward()` has written every `.grad` (PyTorch's
+    `Variable._execution_engine.queue_callback`). Call it from a tensor hook during backward;
+    DistributedDataParallel uses it to write the averaged gradients."""
+    callbacks = grad_mode._state.callbacks
+    if callbacks is None:
+        raise RuntimeError("queue_callback: no backward() is running in this thread (call it from a tensor hook)")
+    callbacks.append(callback)
 
 
 def grad(

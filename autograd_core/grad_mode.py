@@ -17,6 +17,7 @@ class _State(threading.local):
     levels: tuple[int, ...] = ()  # open forward-mode levels, outermost first (forward_ad.dual_level)
     recomputing = False  # ag.checkpoint is re-running a forward in backward: layers must not update state twice
     accumulating = False  # inside `backward()` (gradients go into `.grad`), not `ag.grad`
+    callbacks: list[Any] | None = None  # run when the current `backward()` has filled `.grad`
     vmap_levels: list[Any] = []  # open vmap levels, outermost first (reassigned, never mutated)
 
 

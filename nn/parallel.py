@@ -7,18 +7,20 @@ How the averaging works (PyTorch's design, on this engine):
   bucket owns one flat array: the parameters' gradients end to end, then one "used" flag per
   parameter.
 - A tensor hook on every parameter sees this backward's gradient before the engine adds it
-  into `.grad`. It copies the gradient into the bucket and returns zeros, so the engine adds
-  nothing locally. When a bucket is complete its non-blocking `Iallreduce` starts, while
-  backward goes on with the earlier layers. Buckets start strictly in bucket order, so every
-  rank issues the same collectives in the same order even if hooks fire in another order.
-- When the last bucket has started (inside the last hook), all requests are waited for and
-  each parameter's `.grad` becomes `previous + average`, exactly what a local backward would
-  accumulate. The engine then adds the zeros the hook returned, which changes nothing.
-- Unused parameters: after each forward the output's graph is walked; parameters it cannot
-  reach get no hook call, so they are marked ready at once with a zero gradient and a "used"
-  flag of 0. Ranks thus always agree on the collectives (no deadlock when one rank skips a
-  layer); a parameter unused on every rank keeps its `.grad` untouched, one used on some ranks
-  gets the average over all ranks (zeros counted for the others), as in PyTorch.
+  into `.grad`, and copies it into the bucket. When a bucket is complete its non-blocking
+  `Iallreduce` starts, while backward goes on with the earlier layers. Buckets start strictly
+  in bucket order, so every rank issues the same collectives in the same order even if hooks
+  fire in another order.
+- The first hook queues a callback with the engine (`queue_callback`), run once backward has
+  written every `.grad`: it waits for the requests and sets each parameter's `.grad` to
+  `previous + average` (the `.grad` it had when its hook ran), exactly what a local backward
+  would accumulate.
+- Unused parameters get no hook call. The callback marks them with a zero gradient and a
+  "used" flag of 0 before the last buckets start, so ranks always agree on the collectives (no
+  deadlock when one rank skips a layer); a parameter unused on every rank keeps its `.grad`
+  untouched, one used on some ranks gets the average over all ranks (zeros counted for the
+  others), as in PyTorch. A forward whose backward never reached a parameter completes its
+  step (with zeros) at the next forward.
 - `no_sync()`: backward accumulates locally. The first synchronised backward afterwards reduces
   the whole accumulated `.grad` (previous + this step) and stores the average.
 """
@@ -33,6 +35,7 @@ import numpy as np
 
 from autograd_core import Tensor
 from autograd_core import grad_mode as _grad_mode
+from autograd_core.engine import queue_callback
 
 from . import distributed as dist
 from .module import Module, Parameter
@@ -41,7 +44,7 @@ __all__ = ["DistributedDataParallel"]
 
 
 class _Bucket:
-    __slots__ = ("params", "offsets", "flat", "pending", "request", "dtype")
+    __slots__ = ("params", "offsets", "flat", "pending", "request", "dtype", "previous")
 
     def __init__(self, params: list[Parameter], dtype: np.dtype) -> None:
         self.params = params
@@ -54,6 +57,7 @@ class _Bucket:
         self.flat = np.zeros(size + len(params), dtype=dtype)  # gradients, then one used-flag per parameter
         self.pending = len(params)
         self.request: Any = None
+        self.previous: list[np.ndarray | None] = [None] * len(params)  # each .grad before this backward
 
     def grad_slice(self, i: int) -> np.ndarray:
         p = self.params[i]
@@ -62,35 +66,6 @@ class _Bucket:
 
     def flag_index(self, i: int) -> int:
         return self.flat.size - len(self.params) + i
-
-
-def _tensors_in(value: Any) -> Iterator[Tensor]:
-    if isinstance(value, Tensor):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            yield from _tensors_in(v)
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _tensors_in(v)
-
-
-def _reachable_ids(outputs: Any) -> set[int]:
-    """Ids of every tensor a backward from `outputs` would reach (the engine's own edges)."""
-    seen: set[int] = set()
-    stack = [t for t in _tensors_in(outputs) if t._requires_grad]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        vjps = node._vjps
-        if not node._parents or vjps is None:
-            continue
-        for parent, vjp in zip(node._parents, vjps):
-            if vjp is not None and parent._requires_grad and id(parent) not in seen:
-                stack.append(parent)
-    return seen
 
 
 class DistributedDataParallel(Module):
@@ -170,7 +145,7 @@ class DistributedDataParallel(Module):
         out = self.module(*args, **kwargs)
         self.__dict__["_local_pass"] = not self._sync_enabled
         if self._buckets and self._sync_enabled and _grad_mode.is_grad_enabled():
-            self._start_step(_reachable_ids(out))
+            self._start_step()
         return out
 
     @contextlib.contextmanager
@@ -184,25 +159,20 @@ class DistributedDataParallel(Module):
             self.__dict__["_sync_enabled"] = previous
 
     # ----------------------------------------------------------------- the reduction
-    def _start_step(self, reachable: set[int] | None) -> None:
-        step: dict[str, Any] = {"next": 0, "replace": self._unsynced, "ready": set()}
-        self.__dict__["_step"] = step
+    def _start_step(self) -> None:
+        self.__dict__["_step"] = {"next": 0, "replace": self._unsynced, "ready": set(), "queued": False}
         for bucket in self._buckets:
             bucket.pending = len(bucket.params)
             bucket.request = None
-            bucket.flat[...] = 0
-        if reachable is not None:  # parameters this output cannot reach get no hook call: ready now
-            for bucket in self._buckets:
-                for i, p in enumerate(bucket.params):
-                    if id(p) not in reachable:
-                        self._mark_ready(bucket, i, p, None, step["replace"])
-            self._launch_ready()
 
     def _mark_ready(self, bucket: _Bucket, i: int, p: Parameter, grad: np.ndarray | None, replace: bool) -> None:
         out = bucket.grad_slice(i)
         used = grad is not None
-        if grad is not None:
-            out[...] = grad
+        if used:
+            np.copyto(out, grad)
+        else:
+            out.fill(0)
+        bucket.previous[i] = p.grad  # the engine assigns .grad after every hook has run: this is the old one
         if replace and p.grad is not None:  # after no_sync: reduce the whole accumulated gradient
             out += p.grad
             used = True
@@ -211,24 +181,27 @@ class DistributedDataParallel(Module):
         self._step["ready"].add(id(p))
 
     def _make_hook(self, p: Parameter) -> Any:
-        def hook(grad: Tensor) -> Any:
+        def hook(grad: Tensor) -> None:
             if not _grad_mode._state.accumulating:
-                return None  # ag.grad: local gradients, not synchronised (as PyTorch's DDP)
+                return  # ag.grad: local gradients, not synchronised (as PyTorch's DDP)
             if self._step is None:
                 if self._local_pass:
                     self.__dict__["_unsynced"] = True
-                    return None  # forward ran under no_sync: the engine accumulates locally
-                self._start_step(None)  # backward without a DDP forward (e.g. a second one on a kept graph)
-            bucket, i = self._where[id(p)]
-            if id(p) in self._step["ready"]:
+                    return  # forward ran under no_sync: the engine accumulates locally
+                self._start_step()  # backward without a DDP forward (e.g. a second one on a kept graph)
+            step = self._step
+            if id(p) in step["ready"]:
                 raise RuntimeError(
                     "DistributedDataParallel: a parameter received two gradients in one synchronised backward; "
                     "run forward through the wrapper before each backward"
                 )
-            value = grad.data
-            self._mark_ready(bucket, i, p, value, self._step["replace"])
+            if not step["queued"]:
+                step["queued"] = True
+                queue_callback(self._finish_step)
+            bucket, i = self._where[id(p)]
+            self._mark_ready(bucket, i, p, grad.data, step["replace"])
             self._launch_ready()
-            return np.zeros_like(value)  # the averaged gradient is written into .grad instead
+            # None: the engine accumulates the local gradient as usual; the callback replaces it.
 
         return hook
 
@@ -240,8 +213,6 @@ class DistributedDataParallel(Module):
             bucket = buckets[step["next"]]
             bucket.request = dist.all_reduce(bucket.flat, op="sum", async_op=True)
             step["next"] += 1
-        if step["next"] == len(buckets):
-            self._finish_step()
 
     def _finish_step(self) -> None:
         step = self._step
@@ -259,12 +230,12 @@ class DistributedDataParallel(Module):
             bucket.request.wait()
             bucket.request = None
             for i, p in enumerate(bucket.params):
+                previous, bucket.previous[i] = bucket.previous[i], None
                 if bucket.flat[bucket.flag_index(i)] == 0:
                     continue  # unused on every rank: .grad stays as it was
                 avg = bucket.grad_slice(i) / world
-                if step["replace"] or p.grad is None:
-                    p.grad = avg
-                else:
-                    p.grad = p.grad + avg  # what a local backward adds to an accumulated .grad
+                if not step["replace"] and previous is not None:
+                    avg += previous  # what a local backward adds to an accumulated .grad
+                p.grad = avg
         self.__dict__["_step"] = None
         self.__dict__["_unsynced"] = False

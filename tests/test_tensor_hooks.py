@@ -70,3 +70,29 @@ def test_handle_as_context_manager() -> None:
         (x * 1).sum().backward()
     (x * 1).sum().backward()
     np.testing.assert_array_equal(x.grad, [11.0])
+
+
+def test_queue_callback_runs_after_every_grad_is_written() -> None:
+    from autograd_core.engine import queue_callback
+
+    x = ag.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    w = ag.Tensor(np.array([3.0, 4.0]), requires_grad=True)
+    seen = []
+
+    def later() -> None:
+        seen.append(("later", x.grad.copy(), w.grad.copy()))
+
+    def first() -> None:
+        seen.append(("first", x.grad.copy(), w.grad.copy()))
+        queue_callback(later)  # queued from a callback: runs in the same backward, after this one
+
+    x.register_hook(lambda g: queue_callback(first))
+    (x * w).sum().backward()
+    assert [s[0] for s in seen] == ["first", "later"]
+    for _, gx, gw in seen:  # both gradients were already in .grad when the callbacks ran
+        np.testing.assert_array_equal(gx, [3.0, 4.0])
+        np.testing.assert_array_equal(gw, [1.0, 2.0])
+    with pytest.raises(RuntimeError, match="no backward"):  # ag.grad fills no .grad: nothing to call back after
+        ag.grad((x * w).sum(), [x])
+    with pytest.raises(RuntimeError, match="no backward"):
+        queue_callback(first)
