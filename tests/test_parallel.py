@@ -1,0 +1,89 @@
+"""autograd_core.parallel: the thread pool under the engine's own parallel passes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import autograd_core as ag
+from autograd_core import parallel
+
+
+@pytest.fixture
+def two_threads():
+    previous = ag.get_num_threads()
+    ag.set_num_threads(2)
+    yield
+    ag.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("n, parts", [(10, 3), (2, 5), (7, 7), (1, 2), (100, 1)])
+def test_chunks_cover_the_range_in_order(n: int, parts: int) -> None:
+    ranges = parallel.chunks(n, parts)
+    assert ranges[0][0] == 0 and ranges[-1][1] == n
+    assert all(a < b for a, b in ranges) and all(b == c for (_, b), (c, _) in zip(ranges, ranges[1:]))
+    sizes = [b - a for a, b in ranges]
+    assert len(ranges) == min(parts, n) and max(sizes) - min(sizes) <= 1
+
+
+def test_parallel_for_runs_every_range_on_distinct_threads(two_threads: None) -> None:
+    out = np.zeros(1000)
+    where: dict[int, int] = {}
+
+    def body(a: int, b: int) -> None:
+        out[a:b] = np.arange(a, b)
+        where[a] = threading.get_ident()
+
+    parallel.parallel_for(1000, body, 2)
+    np.testing.assert_array_equal(out, np.arange(1000))
+    assert len(set(where.values())) == 2 and where[0] == threading.get_ident()  # the caller runs the first
+
+
+def test_an_exception_in_any_range_is_raised_after_all_finish(two_threads: None) -> None:
+    done = []
+
+    def body(a: int, b: int) -> None:
+        if a > 0:
+            raise ValueError(f"bad range {a}")
+        done.append(a)
+
+    with pytest.raises(ValueError, match="bad range"):
+        parallel.parallel_for(10, body, 2)
+    assert done == [0]
+
+
+def test_one_thread_and_nested_calls_run_serially(two_threads: None) -> None:
+    assert parallel.workers_for(10**9) == 2
+    assert parallel.workers_for(100) == 1  # too small to pay for the hand-off
+    inner = []
+
+    def body(a: int, b: int) -> None:
+        inner.append(parallel.workers_for(10**9))  # inside a chunk: no nested splitting
+
+    parallel.parallel_for(4, body, 2)
+    assert inner == [1, 1]
+    ag.set_num_threads(1)
+    assert parallel.workers_for(10**9) == 1
+
+
+def test_blas_threads_holds_and_restores() -> None:
+    libs = ag.threads.blas_controllers()
+    if not libs:
+        pytest.skip("no BLAS library found by threadpoolctl")
+    before = [lib.num_threads for lib in libs]
+    with parallel.blas_threads(1):
+        assert all(lib.num_threads == 1 for lib in libs)
+    assert [lib.num_threads for lib in libs] == before
+
+
+def test_default_thread_count_follows_the_environment() -> None:
+    code = "import autograd_core as ag; print(ag.get_num_threads())"
+    cases = (({"AUTOGRAD_NUM_THREADS": "3", "OMP_NUM_THREADS": "5"}, "3"), ({"OMP_NUM_THREADS": "5"}, "5"))
+    for env, expected in cases:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             env={"PATH": "", "PYTHONPATH": ":".join(sys.path), **env})
+        assert out.stdout.strip() == expected
