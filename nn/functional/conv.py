@@ -22,6 +22,12 @@ add per kernel offset. Outputs are computed on the padded grid's full width and 
 surplus columns are cropped (a few percent more arithmetic, much cheaper copies).
 Other strides use the plain window view and a strided slice add per offset.
 
+With several threads (`ag.set_num_threads`) the batch is cut into one contiguous range of
+images per thread, each run through its own blocks with scratch buffers of its own on the
+engine's pool (`autograd_core.parallel`), BLAS held at one thread meanwhile: OpenBLAS's
+threads on a block's small products cost more than they bring (two threads made the
+convolution slower than one), while whole blocks per core scale.
+
 The whole convolution is one recorded op (`_conv_op`). Its first-order backward is one
 more sweep over the blocks that yields the input, weight and bias gradients together.
 Under `create_graph` it is built from `ag.sliding_windows`, `ag.fold`, `ag.pad` and
