@@ -30,8 +30,9 @@ ELEMENTWISE = "elementwise"  # `make_result(..., jvp=ELEMENTWISE)`: a diagonal J
 _SCALARS = (bool, int, float, complex)
 
 
-def _to_array(data: Any) -> np.ndarray:
-    """Apply the dtype rules: arrays keep their dtype and Python floats take the default."""
+def _to_array(data: Any, default_float: bool = True) -> np.ndarray:
+    """Apply the dtype rules: arrays keep their dtype and Python floats take the default
+    (unless `default_float` is False: an explicit dtype follows, so they stay exact float64)."""
     if isinstance(data, np.ndarray):
         return data
     if isinstance(data, np.generic):
@@ -40,7 +41,7 @@ def _to_array(data: Any) -> np.ndarray:
         arr = np.asarray(data)
     except (ValueError, TypeError) as exc:
         raise TypeError(f"Tensor: cannot convert {type(data).__name__} to an array: {exc}") from None
-    if arr.dtype == np.float64:  # built from Python floats, not from a float64 array
+    if arr.dtype == np.float64 and default_float:  # built from Python floats, not from a float64 array
         return arr.astype(dtypes.get_default_dtype())
     _check_numeric(arr.dtype, type(data).__name__)
     return arr
@@ -101,7 +102,7 @@ class Tensor:
     name: str | None
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
-        arr = data.data if isinstance(data, Tensor) else _to_array(data)
+        arr = data.data if isinstance(data, Tensor) else _to_array(data, dtype is None)
         if dtype is not None:
             try:
                 dtype = np.dtype(dtype)

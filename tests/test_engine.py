@@ -297,3 +297,11 @@ def test_repeated_passes_through_a_retained_graph_reuse_its_order_safely() -> No
     z.backward()  # frees the graph
     with pytest.raises(RuntimeError, match="retain_graph"):
         ag.grad(z, x, retain_graph=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, "float64", np.float16, np.float32])
+def test_python_floats_with_an_explicit_dtype_are_rounded_once(dtype: object) -> None:
+    """Tensor(0.3, dtype=float64) is exactly 0.3 (not 0.3 via float32), as torch.tensor(0.3, dtype=float64)."""
+    for data in (0.3, [0.1, 0.3], [[1e-8, 2.0 / 3.0]]):
+        np.testing.assert_array_equal(Tensor(data, dtype=dtype).data, np.asarray(data, dtype=dtype))
+        assert Tensor(data, dtype=dtype).dtype == np.dtype(dtype)
