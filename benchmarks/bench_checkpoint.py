@@ -15,6 +15,9 @@ For each it reports
   (the new gradients of the parameters, 12.6 MiB, are part of it in every mode);
 - time per step (zero_grad, forward, backward, SGD step), the median of `--repeat`
   rounds timed alternately across the three modes, without tracemalloc.
+
+`tiny=True` (the workload factories): 4 layers of width 8, batch 2, a checkpoint every
+2 layers. No peer engine has activation checkpointing.
 """
 
 from __future__ import annotations
@@ -26,28 +29,33 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks.run import time_steps
-
 DEPTH, WIDTH, BATCH = 50, 256, 256
+TINY_DEPTH, TINY_WIDTH, TINY_BATCH, TINY_EVERY = 4, 8, 2, 2
 MODES = {"plain": 0, "every layer": 1, "every 5 layers": 5}
 
 
-def _data() -> tuple[Any, Any]:
+def _config(tiny: bool) -> tuple[int, int, int]:
+    return (TINY_DEPTH, TINY_WIDTH, TINY_BATCH) if tiny else (DEPTH, WIDTH, BATCH)
+
+
+def _data(tiny: bool = False) -> tuple[Any, Any]:
     import numpy as np  # imported late, so `--threads` can pin BLAS first
 
+    _, width, batch = _config(tiny)
     rng = np.random.default_rng(0)
-    return rng.standard_normal((BATCH, WIDTH)).astype(np.float32), rng.integers(0, 10, BATCH)
+    return rng.standard_normal((batch, width)).astype(np.float32), rng.integers(0, 10, batch)
 
 
 def _segments(n: int, every: int) -> list[tuple[int, int]]:
     return [(i, min(i + every, n)) for i in range(0, n, every)]
 
 
-def _model_ours() -> Any:
+def _model_ours(tiny: bool = False) -> Any:
     import nn
 
+    depth, width, _ = _config(tiny)
     nn.manual_seed(0)
-    return nn.Sequential(*[nn.Sequential(nn.Linear(WIDTH, WIDTH), nn.ReLU()) for _ in range(DEPTH)])
+    return nn.Sequential(*[nn.Sequential(nn.Linear(width, width), nn.ReLU()) for _ in range(depth)])
 
 
 def _forward_ours(model: Any, x: Any, every: int) -> Any:
@@ -57,21 +65,21 @@ def _forward_ours(model: Any, x: Any, every: int) -> Any:
     if not every:
         return model(x)
     h = x
-    for start, stop in _segments(DEPTH, every):
+    for start, stop in _segments(len(model), every):
         block = model[start] if stop - start == 1 else nn.Sequential(*[model[i] for i in range(start, stop)])
         h = ag.checkpoint(block, h)
     return h
 
 
-def step_ours(every: int) -> tuple[Callable[[], None], Callable[[], Any], Callable[[], None]]:
+def step_ours(every: int, tiny: bool = False) -> tuple[Callable[[], None], Callable[[], Any], Callable[[], None]]:
     """(one training step, forward to the loss, SGD update) for this engine; the step calls `.backward()`."""
     import autograd_core as ag
     import nn
 
-    x, y = _data()
+    x, y = _data(tiny)
     inputs = ag.Tensor(x)
-    model = _model_ours()
-    head = nn.Linear(WIDTH, 10)
+    model = _model_ours(tiny)
+    head = nn.Linear(x.shape[1], 10)
     params = list(model.parameters()) + list(head.parameters())
     optimizer = nn.optim.SGD(params, lr=0.01)
     loss_fn = nn.CrossEntropyLoss()
@@ -87,26 +95,27 @@ def step_ours(every: int) -> tuple[Callable[[], None], Callable[[], Any], Callab
     return step, forward, optimizer.step
 
 
-def ckpt_mlp50_ours() -> Callable[[], None]:
-    """For `benchmarks.run`: the step with a checkpoint every 5 layers."""
-    return step_ours(5)[0]
+def ckpt_mlp50_ours(tiny: bool = False) -> Callable[[], None]:
+    """For `benchmarks.run`: the step with a checkpoint every 5 layers (every 2 when tiny)."""
+    return step_ours(TINY_EVERY if tiny else 5, tiny)[0]
 
 
-def ckpt_mlp50_torch() -> Callable[[], None]:
+def ckpt_mlp50_torch(tiny: bool = False) -> Callable[[], None]:
     """PyTorch's step with `torch.utils.checkpoint.checkpoint(use_reentrant=False)` every 5 layers."""
     import torch
     from torch.utils.checkpoint import checkpoint
 
-    x, y = _data()
+    depth, width, _ = _config(tiny)
+    x, y = _data(tiny)
     torch.manual_seed(0)
     model = torch.nn.Sequential(
-        *[torch.nn.Sequential(torch.nn.Linear(WIDTH, WIDTH), torch.nn.ReLU()) for _ in range(DEPTH)]
+        *[torch.nn.Sequential(torch.nn.Linear(width, width), torch.nn.ReLU()) for _ in range(depth)]
     )
-    head = torch.nn.Linear(WIDTH, 10)
+    head = torch.nn.Linear(width, 10)
     optimizer = torch.optim.SGD(list(model.parameters()) + list(head.parameters()), lr=0.01)
     loss_fn = torch.nn.CrossEntropyLoss()
     inputs, targets = torch.from_numpy(x), torch.from_numpy(y)
-    blocks = [model[start:stop] for start, stop in _segments(DEPTH, 5)]
+    blocks = [model[start:stop] for start, stop in _segments(depth, TINY_EVERY if tiny else 5)]
 
     def step() -> None:
         optimizer.zero_grad()
@@ -148,6 +157,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     for name, every in MODES.items():
         kept, peak = traced_memory(every)
         rows.append({"mode": name, "kept": kept, "peak": peak})
+    from benchmarks.run import time_steps  # here, so the workload factories do not need the harness
+
     # Timed in alternating rounds (benchmarks.run), so a busier moment of the machine hits every mode alike.
     times = time_steps([step_ours(every)[0] for every in MODES.values()], args.repeat, budget=0.3)
     for row, seconds in zip(rows, times):
