@@ -48,6 +48,7 @@ from autograd_core.ops.windows import _tuple, offset_slices, window_geometry, wi
 from autograd_core.tensor import as_tensor, make_result
 
 from .. import _checks
+from ._depthwise import DepthwisePlan, depthwise_eligible
 
 # Bytes of one block's columns: a core's L2 cache, where the block's three products run fastest.
 BLOCK_BYTES = 1 << 21
@@ -410,7 +411,8 @@ def _conv(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilatio
         _, _, _, out_size = window_geometry((0, 0) + padded, kernel, stride_t, dilation_t, op)
     except ValueError as exc:
         raise ValueError(f"{op}: input {x.shape} padded by {pads} and weight {w.shape}: {exc}") from None
-    plan = _Plan(x.shape, w.shape, groups, pads, stride_t, dilation_t, out_size, x.dtype.itemsize)
+    kind = DepthwisePlan if depthwise_eligible(x.shape, w.shape, groups) else _Plan
+    plan = kind(x.shape, w.shape, groups, pads, stride_t, dilation_t, out_size, x.dtype.itemsize)
     out = _conv_op(x, w, b, plan)
     return out.reshape(out.shape[1:]) if unbatched else out
 
