@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import kernels
 from ..tensor import ELEMENTWISE, Tensor, Vjp, as_tensor, make_result
 
 
@@ -26,14 +27,27 @@ def _shape_error(name: str, a: Tensor, b: Tensor) -> ValueError:
     return ValueError(f"{name}: operands with shapes {a.shape} and {b.shape} cannot be broadcast together")
 
 
-def _binary(name: str, fn: Callable[..., Any], vjps: tuple[Vjp | None, Vjp | None]) -> Callable[[Any, Any], Tensor]:
+def _binary(
+    name: str,
+    fn: Callable[..., Any],
+    vjps: tuple[Vjp | None, Vjp | None],
+    split_vjps: tuple[Vjp | None, Vjp | None] | None = None,
+) -> Callable[[Any, Any], Tensor]:
+    """A broadcasting op. Big operands run split over threads (`kernels.ufunc`), and so do the
+    gradient rules in `split_vjps` (the same values as `vjps`, for plain-array gradients)."""
+    split_vjps = vjps if split_vjps is None else tuple(_first_order(r, s) for r, s in zip(vjps, split_vjps))
+    small = kernels.SPLIT_MIN
+
     def op(a: Any, b: Any) -> Tensor:
         a, b = _pair(a, b)
+        x, y = a.data, b.data
         try:
-            data = fn(a.data, b.data)
+            if x.size < small and y.size < small:  # the size check first: small arrays pay two compares
+                return make_result(fn(x, y), name, (a, b), vjps, ELEMENTWISE)
+            data = kernels.ufunc(fn, x, y)
         except ValueError:
             raise _shape_error(name, a, b) from None
-        return make_result(data, name, (a, b), vjps, ELEMENTWISE)
+        return make_result(data, name, (a, b), split_vjps, ELEMENTWISE)
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Elementwise `np.{fn.__name__}` with broadcasting; differentiable."
@@ -53,10 +67,41 @@ def _power_grad_exponent(g: Any, y: Any, a: Any, b: Any) -> Any:
         return np.where((a == 0) & (b >= 0), 0, g * y * np.log(a))
 
 
+def _first_order(rule: Vjp | None, split: Vjp | None) -> Vjp | None:
+    """`split` for plain-array gradients, `rule` under create_graph (where g is a Tensor)."""
+    if rule is None or split is None:
+        return rule
+
+    def vjp(g: Any, y: Any, a: Any, b: Any) -> Any:
+        return split(g, y, a, b) if type(g) is np.ndarray else rule(g, y, a, b)
+
+    return vjp
+
+
+_u = kernels.ufunc  # each call splits over threads when its result is big enough
+
 add = _binary("add", np.add, (lambda g, y, a, b: g, lambda g, y, a, b: g))
-subtract = _binary("subtract", np.subtract, (lambda g, y, a, b: g, lambda g, y, a, b: -g))
-multiply = _binary("multiply", np.multiply, (lambda g, y, a, b: g * b, lambda g, y, a, b: g * a))
-divide = _binary("divide", np.divide, (lambda g, y, a, b: g / b, lambda g, y, a, b: -g * y / b))
+subtract = _binary(
+    "subtract",
+    np.subtract,
+    (lambda g, y, a, b: g, lambda g, y, a, b: -g),
+    (None, lambda g, y, a, b: _u(np.negative, g)),
+)
+multiply = _binary(
+    "multiply",
+    np.multiply,
+    (lambda g, y, a, b: g * b, lambda g, y, a, b: g * a),
+    (lambda g, y, a, b: _u(np.multiply, g, b), lambda g, y, a, b: _u(np.multiply, g, a)),
+)
+divide = _binary(
+    "divide",
+    np.divide,
+    (lambda g, y, a, b: g / b, lambda g, y, a, b: -g * y / b),
+    (
+        lambda g, y, a, b: _u(np.divide, g, b),
+        lambda g, y, a, b: _u(np.divide, _u(np.multiply, _u(np.negative, g), y), b),
+    ),
+)
 power = _binary(
     "power",
     np.power,

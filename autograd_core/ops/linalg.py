@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import kernels
 from ..tensor import Tensor, as_tensor, make_result
 from .arithmetic import _pair, multiply
 
@@ -20,7 +21,7 @@ def _matmul_grad_a(g: Any, y: Any, a: Any, b: Any) -> Any:
         return g * b if a.ndim == 1 else np.expand_dims(g, -1) * b
     if a.ndim == 1:  # a (k,) @ b (..., k, m): the engine sums the batch axes away
         return np.matmul(b, np.expand_dims(g, -1))[..., 0]
-    return np.matmul(g, _swap(b))
+    return kernels.matmul(g, _swap(b))
 
 
 def _matmul_grad_b(g: Any, y: Any, a: Any, b: Any) -> Any:
@@ -30,7 +31,7 @@ def _matmul_grad_b(g: Any, y: Any, a: Any, b: Any) -> Any:
         return np.matmul(_swap(a), np.expand_dims(g, -1))[..., 0]
     if a.shape[-2] == 1:  # a contraction of length 1 is an outer product: far faster than matmul
         return _swap(a) * g
-    return np.matmul(_swap(a), g)
+    return kernels.matmul(_swap(a), g)
 
 
 _MATMUL_VJPS = (_matmul_grad_a, _matmul_grad_b)
@@ -52,7 +53,7 @@ def matmul(a: Any, b: Any) -> Tensor:
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: operands must be at least 1-d, got shapes {a.shape} and {b.shape}")
     try:
-        data = np.matmul(a.data, b.data)
+        data = kernels.matmul(a.data, b.data)  # a stack of small products runs split over threads
     except ValueError:
         raise ValueError(
             f"matmul: shapes {a.shape} and {b.shape} are not aligned "

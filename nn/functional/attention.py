@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 import autograd_core as ag
-from autograd_core import Tensor
+from autograd_core import Tensor, kernels
 from autograd_core.tensor import as_tensor, make_result
 
 from .. import _checks
@@ -30,31 +30,58 @@ from .linear import linear
 __all__ = ["masked_softmax", "multi_head_attention_forward", "scaled_dot_product_attention"]
 
 
-def masked_softmax(scores: Any, keep: Any = None, scale: float = 1.0) -> Tensor:
-    """softmax(scale * scores) over the last axis; entries where `keep` (boolean, broadcastable)
-    is False or the score is -inf get exactly 0, and rows with nothing left are all zeros.
+# Simple NumPy passes over the scores that masked_softmax's forward and gradient make (their work for `kernels`).
+_FORWARD_PASSES, _GRAD_PASSES = 8, 5
 
-    `scale` (> 0) is folded in here so attention needs no separate scaling op.
-    """
-    if not scale > 0:
-        raise ValueError(f"masked_softmax: scale must be positive, got {scale}")
-    x = as_tensor(scores)
-    z = x.data if keep is None else np.where(keep, x.data, x.dtype.type(-np.inf))
+
+def _masked_softmax(x: np.ndarray, keep: Any, scale: float, out: Any = None) -> np.ndarray:
+    """masked_softmax's forward, written into `out` when given (a block of rows when split)."""
+    z = x if keep is None else np.where(keep, x, x.dtype.type(-np.inf))
     m = np.max(z, axis=-1, keepdims=True)
-    e = np.subtract(z, np.where(np.isfinite(m), m, 0))  # max(scale * z) = scale * max(z) for scale > 0
+    e = np.subtract(z, np.where(np.isfinite(m), m, 0), out=out)  # max(scale * z) = scale * max(z) for scale > 0
     if scale != 1.0:
         e *= x.dtype.type(scale)
     np.exp(e, out=e)  # exp(-inf) = 0 exactly: masked weights are 0
     s = np.sum(e, axis=-1, keepdims=True)
     e /= np.where(s == 0, 1, s)
+    return e
+
+
+def _masked_softmax_grad(g: np.ndarray, y: np.ndarray, scale: float, out: Any = None) -> np.ndarray:
+    """The first-order gradient with few temporaries (these arrays are (B, heads, L, S))."""
+    gy = np.multiply(g, y, out=out)
+    gy -= y * gy.sum(axis=-1, keepdims=True)
+    if scale != 1.0:
+        gy *= y.dtype.type(scale)
+    return gy
+
+
+def masked_softmax(scores: Any, keep: Any = None, scale: float = 1.0) -> Tensor:
+    """softmax(scale * scores) over the last axis; entries where `keep` (boolean, broadcastable)
+    is False or the score is -inf get exactly 0, and rows with nothing left are all zeros.
+
+    `scale` (> 0) is folded in here so attention needs no separate scaling op. Big inputs
+    run split over rows on several threads (`autograd_core.kernels`), with the same result.
+    """
+    if not scale > 0:
+        raise ValueError(f"masked_softmax: scale must be positive, got {scale}")
+    x = as_tensor(scores)
+    d = x.data
+    last = (d.ndim - 1,)
+    if d.size * _FORWARD_PASSES >= kernels.SPLIT_MIN and (
+        keep is None or np.broadcast_shapes(np.shape(keep), d.shape) == d.shape  # the mask adds no axes
+    ):
+        e = kernels.rows(lambda o, z, k: _masked_softmax(z, k, scale, o), np.empty(d.shape, d.dtype), d, keep,
+                         reduced=last, passes=_FORWARD_PASSES)
+    else:
+        e = _masked_softmax(d, keep, scale)
 
     def vjp(g: Any, y: Any, x: Any) -> Any:
-        if isinstance(g, np.ndarray):  # first order: fewer temporaries (these arrays are (B, heads, L, S))
-            gy = g * y
-            gy -= y * gy.sum(axis=-1, keepdims=True)
-            if scale != 1.0:
-                gy *= y.dtype.type(scale)
-            return gy
+        if isinstance(g, np.ndarray):
+            if g.size * _GRAD_PASSES >= kernels.SPLIT_MIN and g.shape == y.shape and g.dtype == y.dtype:
+                return kernels.rows(lambda o, g, y: _masked_softmax_grad(g, y, scale, o), np.empty_like(y), g, y,
+                                    reduced=last, passes=_GRAD_PASSES)
+            return _masked_softmax_grad(g, y, scale)
         return (y * (g - (g * y).sum(axis=-1, keepdims=True))) * scale
 
     return make_result(e, "masked_softmax", (x,), (vjp,))

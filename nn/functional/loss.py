@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 import autograd_core as ag
-from autograd_core import Tensor
+from autograd_core import Tensor, kernels
 from autograd_core.ops.indexing import scatter_add
 from autograd_core.tensor import make_result
 
@@ -257,6 +257,19 @@ def _nll(
     return _weighted_sum(picked, _coefficients(w_t, denom, reduction), denom, reduction)
 
 
+# Simple NumPy passes over the logits that cross-entropy's softmax makes (its work for `kernels`).
+_CE_PASSES = 5
+
+
+def _shifted_softmax(x: np.ndarray, cdim: int, z: Any = None, probs: Any = None, total: Any = None) -> Any:
+    """(x - max, softmax, sum of exps) along the class axis, written into the arrays given, if any."""
+    z = np.subtract(x, np.max(x, axis=cdim, keepdims=True), out=z)  # every exponent <= 0: no overflow
+    probs = np.exp(z, out=probs)
+    total = np.sum(probs, axis=cdim, keepdims=True, out=total)
+    probs /= total
+    return z, probs, total
+
+
 def _cross_entropy_indices(
     x: Tensor, idx: np.ndarray, weight: np.ndarray | None, ignore_index: int, reduction: str, cdim: int
 ) -> Tensor:
@@ -268,19 +281,24 @@ def _cross_entropy_indices(
     """
     _, safe, w_t, denom = _target_weights(idx, weight, ignore_index, x.dtype)
     index = _target_index(safe, cdim)
-    z = x.data - np.max(x.data, axis=cdim, keepdims=True)  # every exponent <= 0: no overflow
-    e = np.exp(z)
-    total = e.sum(axis=cdim, keepdims=True)
+    d = x.data
+    if d.size * _CE_PASSES < kernels.SPLIT_MIN:
+        z, probs, total = _shifted_softmax(d, cdim)
+    else:  # row-wise in the class axis: big inputs run split over the other axes (same results)
+        z, probs = np.empty_like(d), np.empty_like(d)
+        total = np.empty(d.shape[:cdim] + (1,) + d.shape[cdim + 1 :], dtype=d.dtype)
+        kernels.split(lambda z, p, t, x: _shifted_softmax(x, cdim, z, p, t), z, probs, total, d,
+                      axis=kernels.free_axis(d.shape, (cdim,)), work=d.size * _CE_PASSES)
     picked = z[index] - np.squeeze(np.log(total), axis=cdim)
     coef = _coefficients(w_t, denom, reduction)
     data = _weighted_sum(picked, coef, denom, reduction)
-    probs = e / total
 
     def vjp(g: Any, y: Any, x: Any) -> Any:
         c = g * coef  # d loss / d logp[target], per sample, negated
         if isinstance(x, Tensor):
             return ag.softmax(x, axis=cdim) * np.expand_dims(c, cdim) - scatter_add(c, x.shape, index)
-        out = probs * np.expand_dims(c, cdim)
+        ce = np.expand_dims(c, cdim)
+        out = probs * ce if probs.size < kernels.SPLIT_MIN else kernels.ufunc(np.multiply, probs, ce)
         out[index] -= c  # one entry per sample: no repeated positions
         return out
 

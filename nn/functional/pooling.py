@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 import autograd_core as ag
-from autograd_core import Tensor
+from autograd_core import Tensor, kernels
 from autograd_core.ops.windows import _tuple, offset_slices, window_view
 from autograd_core.tensor import make_result
 
@@ -82,6 +82,11 @@ class _Windows:
 
 
 # ------------------------------------------------------------------ max pooling
+# Simple NumPy passes per kernel offset over the output that the forward and the gradient make
+# (their work for `autograd_core.kernels`).
+_CHOOSE_PASSES, _SCATTER_PASSES = 4, 2
+
+
 def _pad_with(data: np.ndarray, w: _Windows, fill: Any) -> np.ndarray:
     if not w.padded_any:
         return data
@@ -90,33 +95,47 @@ def _pad_with(data: np.ndarray, w: _Windows, fill: Any) -> np.ndarray:
     return buf
 
 
-def _choose(view: np.ndarray, offsets: list[tuple[int, ...]], check_nan: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(max of each window, index of the offset PyTorch selects), one pass per kernel offset."""
+def _choose(view: np.ndarray, offsets: list[tuple[int, ...]], x: np.ndarray, best: np.ndarray,
+            choice: np.ndarray) -> None:
+    """Write the max of each window and the index of the offset PyTorch selects into `best` and
+    `choice`, one pass per kernel offset. `x` is the input under `view`, checked for NaN."""
     lead = (slice(None), slice(None))
-    best = view[lead + offsets[0]].copy()
+    np.copyto(best, view[lead + offsets[0]])
     for offset in offsets[1:]:
         np.maximum(best, view[lead + offset], out=best)  # NaN propagates, as in PyTorch
     # The first offset that reaches the maximum (bool masks as int8, no `where` on the hot path).
-    choice = np.zeros(best.shape, dtype=np.int8 if len(offsets) < 128 else np.int32)
+    choice[...] = 0
     found = view[lead + offsets[0]] == best
     for i, offset in enumerate(offsets[1:], start=1):
         hit = view[lead + offset] == best
         hit &= ~found
         choice += hit.view(np.int8) * np.asarray(i, choice.dtype)
         found |= hit
-    if check_nan:  # PyTorch's rule `val > max || isnan(val)` selects the last NaN of a window
+    if np.isnan(x).any():  # PyTorch's rule `val > max || isnan(val)` selects the last NaN of a window
         for i, offset in enumerate(offsets):
             np.copyto(choice, i, where=np.isnan(view[lead + offset]))
-    return best, choice
 
 
 def _max_pool_op(x: Tensor, w: _Windows) -> Tensor:
     view = window_view(_pad_with(x.data, w, -np.inf), w.kernel, w.stride, w.dilation, w.out)
     offsets = list(itertools.product(*(range(k) for k in w.kernel)))
-    best, choice = _choose(view, offsets, bool(np.isnan(x.data).any()))
+    best = np.empty(x.shape[:2] + w.out, dtype=x.dtype)
+    choice = np.empty(best.shape, dtype=np.int8 if len(offsets) < 128 else np.int32)
+    # Samples are independent: big batches run split over threads, each block as the whole would.
+    kernels.split(lambda b, c, v, xs: _choose(v, offsets, xs, b, c), best, choice, view, x.data, axis=0,
+                  work=best.size * len(offsets) * _CHOOSE_PASSES)
     padded_shape = x.shape[:2] + w.padded
     # Windows that never share an element can write their gradient instead of adding it.
     disjoint = all(s >= (k - 1) * d + 1 for k, s, d in zip(w.kernel, w.stride, w.dilation))
+    slices = offset_slices(w.kernel, w.stride, w.dilation, w.out)
+
+    def scatter_into(res: np.ndarray, g: np.ndarray, choice: np.ndarray) -> None:
+        lead = (slice(None), slice(None))
+        for i, (_, where) in enumerate(slices):
+            if disjoint:
+                np.multiply(g, choice == i, out=res[lead + where])
+            else:
+                res[lead + where] += g * (choice == i)
 
     def scatter(g: Any) -> Any:
         """The gradient: each output's g goes to its window's chosen element."""
@@ -127,12 +146,7 @@ def _max_pool_op(x: Tensor, w: _Windows) -> Tensor:
             spread = g.reshape(g.shape[:2] + (1,) * len(w.kernel) + w.out) * onehot.astype(g.dtype)
             return ag.fold(spread, padded_shape, w.kernel, w.stride, w.dilation)[w.interior]
         res = np.zeros(padded_shape, dtype=g.dtype)
-        lead = (slice(None), slice(None))
-        for i, (_, where) in enumerate(offset_slices(w.kernel, w.stride, w.dilation, w.out)):
-            if disjoint:
-                np.multiply(g, choice == i, out=res[lead + where])
-            else:
-                res[lead + where] += g * (choice == i)
+        kernels.split(scatter_into, res, g, choice, axis=0, work=g.size * len(offsets) * _SCATTER_PASSES)
         return res[w.interior]
 
     return make_result(best, "max_pool", (x,), (lambda g, y, x: scatter(g),))

@@ -52,6 +52,8 @@ class Adagrad(Optimizer):
         for p in group["params"]:
             self.state[id(p)] = {"step": 0, "sum": np.full_like(p.data, group["initial_accumulator_value"])}
 
+    _passes = 7
+
     def _update(self, param: np.ndarray, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> np.ndarray:
         if "sum" not in state:
             state["step"] = 0

@@ -45,6 +45,8 @@ class Adam(Optimizer):
         if group["eps"] < 0:
             raise ValueError(f"{name}: invalid eps {group['eps']}")
 
+    _passes = 12
+
     def _update(self, param: np.ndarray, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> np.ndarray:
         if not state:
             state["step"] = 0

@@ -9,10 +9,13 @@ Parameters are anything with a `.data` array and a `.grad` array (or None), so
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
+
+from autograd_core import kernels
 
 ParamsT = Iterable[Any] | Iterable[dict[str, Any]]
 
@@ -115,6 +118,7 @@ class Optimizer:
         loss = None
         if closure is not None:
             loss = closure()
+        jobs, work = [], []
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
@@ -127,9 +131,18 @@ class Optimizer:
                     )
                 grad = grad.astype(p.data.dtype, copy=False)
                 state = self.state.setdefault(id(p), {})
-                # A new array, never an in-place write: graphs may still hold the old value.
-                p.data = self._update(p.data, grad, group, state).astype(p.data.dtype, copy=False)
+                jobs.append(functools.partial(self._apply, p, grad, group, state))
+                work.append(grad.size * self._passes)
+        # Parameters update independently: a big model's updates share the threads (same results).
+        kernels.tasks(jobs, work)
         return loss
+
+    # Simple NumPy passes over a parameter that one `_update` makes (its work for `kernels.tasks`).
+    _passes = 4
+
+    def _apply(self, p: Any, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> None:
+        # A new array, never an in-place write: graphs may still hold the old value.
+        p.data = self._update(p.data, grad, group, state).astype(p.data.dtype, copy=False)
 
     def _update(self, param: np.ndarray, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> np.ndarray:
         """Return the new value of one parameter; update `state` (arrays in the param's dtype).

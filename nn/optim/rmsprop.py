@@ -49,6 +49,8 @@ class RMSprop(Optimizer):
         if group["eps"] < 0:
             raise ValueError(f"RMSprop: invalid eps {group['eps']}")
 
+    _passes = 8
+
     def _update(self, param: np.ndarray, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> np.ndarray:
         lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
         wd, momentum = float(group["weight_decay"]), float(group["momentum"])

@@ -45,6 +45,8 @@ class SGD(Optimizer):
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("SGD: Nesterov momentum requires a momentum > 0 and zero dampening")
 
+    _passes = 1  # its few passes are cheap: a split pays only for models of millions of parameters
+
     def _update(self, param: np.ndarray, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> np.ndarray:
         g = -grad if group["maximize"] else grad
         wd, momentum = float(group["weight_decay"]), float(group["momentum"])
