@@ -22,3 +22,7 @@ from .threads import get_num_threads, set_num_threads
 from .viz import draw_graph, to_dot
 
 __version__ = "0.1.0"
+
+from .allocator import tune_malloc
+
+tune_malloc()  # large temporaries stay in the heap between steps (see allocator.py)
