@@ -42,6 +42,18 @@ class Settings:
     profile: bool = True
     budget: float = 0.05  # seconds per engine per round: the calibrated calls fill about this much
     engine_cap: float = 30.0  # an engine stops after this many seconds of rounds (slow peers)
+    settle: float | None = None  # pause before each round; None: SETTLE_S when threads > 1, else 0
+
+
+# Idle worker threads keep spinning after a parallel call: OpenBLAS's (NumPy's BLAS) for about
+# 0.1 s, PyTorch's OpenMP ones for a while too. In one process, an engine's spinners would take
+# the cores of the next engine's round (measured at 2 threads: PyTorch's mlp_step 4.2 -> 5.6 ms
+# and our conv2d 7.7 -> 13.9 ms right after the other's rounds). A pause before each round lets
+# them go to sleep, so every engine starts its round on quiet cores, as it does alone. Half a
+# round, untimed, then wakes the engine's own threads: on this VM a core that slept takes some
+# 50 ms to come back to speed (measured: the first 4 calls of conv2d after a 0.2 s sleep took
+# 1.5x as long at 2 threads; at 1 thread there is no such ramp).
+SETTLE_S = 0.2
 
 
 def thread_env(threads: int, base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -127,13 +139,14 @@ def summarize(samples: Sequence[float]) -> dict[str, Any]:
 
 
 def time_interleaved(steps: Mapping[str, Callable[[], None]], repeat: int, budget: float = 0.05,
-                     engine_cap: float = 30.0) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+                     engine_cap: float = 30.0, settle: float = 0.0) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     """Time each step in rounds that take turns, so a busier moment of the machine hits them all alike.
 
     Each step is called once (the first-call warm-up), calibrated to about `budget` seconds a
     round, then timed for `repeat` rounds; the order within a round rotates so no engine always
     runs right after the same other one. A step that raises is dropped and its error returned;
-    one whose rounds have used `engine_cap` seconds stops after MIN_ROUNDS rounds.
+    one whose rounds have used `engine_cap` seconds stops after MIN_ROUNDS rounds. `settle`
+    seconds of sleep precede each round (see SETTLE_S).
     """
     results: dict[str, dict[str, Any]] = {}
     errors: dict[str, str] = {}
@@ -155,6 +168,9 @@ def time_interleaved(steps: Mapping[str, Callable[[], None]], repeat: int, budge
         k = r % len(active)
         for name in active[k:] + active[:k]:
             try:
+                if settle:
+                    time.sleep(settle)
+                    _timed(steps[name], max(1, calls[name] // 2))  # untimed: wakes this engine's threads
                 per_call = _timed(steps[name], calls[name])
             except Exception as exc:
                 errors[name] = describe(exc)
@@ -226,7 +242,9 @@ def run_step_workload(w: Workload, module: ModuleType, settings: Settings, log: 
     result: dict[str, Any] = {"units": units_of(w, module)}
     steps, entries = _build_steps(w, module, settings, log)
     gc.collect()  # garbage from building the models should not be collected inside someone's round
-    timed, errors = time_interleaved(steps, settings.repeat, settings.budget, settings.engine_cap)
+    settle = settings.settle if settings.settle is not None else (SETTLE_S if settings.threads > 1 else 0.0)
+    timed, errors = time_interleaved(steps, settings.repeat, settings.budget, settings.engine_cap,
+                                     0.0 if settings.tiny else settle)
     for name, error in errors.items():
         entries[name] = {"status": "error", "reason": error}
         log(f"  {w.name}: {name} ERROR while timing: {error}")
