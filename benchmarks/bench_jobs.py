@@ -129,7 +129,7 @@ def mnist1d_job(engine: str, threads: int, tiny: bool = False) -> dict:
         run, names = _train_torch, list(_torch_models())
         restore = lambda: torch.set_num_threads(previous)
     else:
-        raise ImportError(f"mnist1d_job runs this engine and PyTorch only, not {engine!r}")
+        raise NotImplementedError(f"mnist1d_job runs this engine and PyTorch only, not {engine!r}")
     data = _mnist1d()
     steps = MNIST1D_TINY_STEPS if tiny else MNIST1D_STEPS
     per_model, accuracy = {}, {}
@@ -147,7 +147,7 @@ def mnist1d_job(engine: str, threads: int, tiny: bool = False) -> dict:
 def ddp_job(engine: str, threads: int, tiny: bool = False) -> dict:
     """bench_ddp at 1 and 2 MPI processes; `threads` is not used (one BLAS thread per process by design)."""
     if engine != "ours":
-        raise ImportError(f"ddp_throughput runs this engine only (nn.parallel.DistributedDataParallel), not {engine!r}")
+        raise NotImplementedError(f"ddp_throughput runs this engine only (DistributedDataParallel), not {engine!r}")
     if shutil.which("mpiexec") is None:
         raise ImportError("ddp_throughput needs mpiexec: pip install mpich mpi4py")
     if importlib.util.find_spec("mpi4py") is None:

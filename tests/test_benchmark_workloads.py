@@ -171,14 +171,14 @@ def test_mnist1d_job_tiny() -> None:
         assert out["seconds"] == pytest.approx(sum(out["per_model"].values()))
         assert all(0.0 <= a <= 1.0 for a in out["accuracy"].values())
         assert out["steps"] == MNIST1D_TINY_STEPS
-    with pytest.raises(ImportError):
+    with pytest.raises(NotImplementedError):  # the suite reports n/a, not a missing package
         mnist1d_job("micrograd", 1, tiny=True)
 
 
 def test_ddp_job_tiny() -> None:
     from benchmarks.bench_jobs import ddp_job
 
-    with pytest.raises(ImportError):
+    with pytest.raises(NotImplementedError):
         ddp_job("torch", 1, tiny=True)
     if shutil.which("mpiexec") is None or importlib.util.find_spec("mpi4py") is None:
         pytest.skip("ddp_throughput needs mpiexec and mpi4py")
