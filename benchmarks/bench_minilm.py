@@ -67,7 +67,12 @@ def minilm_encode_ours(tiny: bool = False) -> Callable[[], None]:
 
 def minilm_encode_torch(tiny: bool = False) -> Callable[[], None]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from sentence_transformers import SentenceTransformer
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        raise ImportError(
+            "minilm_encode's PyTorch side is sentence-transformers' encoder: pip install sentence-transformers"
+        ) from None
 
     from nn.models import pretrained_model_dir
 
