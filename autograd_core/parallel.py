@@ -16,6 +16,7 @@ While chunks that call BLAS run concurrently, BLAS itself is held at one thread
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,18 @@ MIN_ELEMENTS_PER_THREAD = 1 << 16
 _pool: list[Any] = [None, 0]  # the executor and its size
 _pool_lock = threading.Lock()
 _local = threading.local()  # .inside: this thread is running a chunk
+
+
+def _forget_pool_after_fork() -> None:
+    # A forked child has none of the parent's pool threads, but the executor would still count
+    # them as running and never start new ones: the child builds its own pool when it needs one.
+    global _pool_lock
+    _pool[0], _pool[1] = None, 0
+    _pool_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
 def workers_for(elements: int, per_thread: int | None = None) -> int:

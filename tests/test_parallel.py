@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -87,3 +89,27 @@ def test_default_thread_count_follows_the_environment() -> None:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                              env={"PATH": "", "PYTHONPATH": ":".join(sys.path), **env})
         assert out.stdout.strip() == expected
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+def test_a_forked_child_builds_its_own_pool(two_threads: None) -> None:
+    """The child of a fork has none of the parent's pool threads: work handed to the pool there
+    must still run (a stale executor would wait forever)."""
+    parallel.parallel_for(4, lambda a, b: None, 2)  # the parent's pool exists now
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if the pool ran the other range
+        ran = []
+        try:
+            parallel.parallel_for(4, lambda a, b: ran.append(a), 2)
+        finally:
+            os._exit(0 if sorted(ran) == [0, 2] else 1)
+    deadline = time.monotonic() + 20
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            pytest.fail("the forked child hung handing work to the pool")
+        time.sleep(0.05)
+    assert os.WEXITSTATUS(status) == 0
