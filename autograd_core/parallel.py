@@ -107,18 +107,32 @@ def parallel_for(n: int, body: Callable[[int, int], None], workers: int) -> None
         raise error
 
 
+_blas_hold = {"depth": 0, "saved": None}  # nested or concurrent holds: the first saves, the last restores
+_blas_lock = threading.Lock()
+
+
 @contextmanager
 def blas_threads(n: int) -> Iterator[None]:
-    """Hold BLAS at `n` threads inside the block (a ctypes call each way, under a µs)."""
+    """Hold BLAS at `n` threads inside the block (a ctypes call each way, under a µs).
+
+    Holds may overlap (several Python threads running convolutions at once): the count in
+    force before the first is saved, and restored when the last one ends.
+    """
     libs = _threads.blas_controllers()
     if not libs:
         yield
         return
-    before = [lib.num_threads for lib in libs]
-    for lib in libs:
-        lib.set_num_threads(n)
+    with _blas_lock:
+        if _blas_hold["depth"] == 0:
+            _blas_hold["saved"] = [lib.num_threads for lib in libs]
+        _blas_hold["depth"] += 1
+        for lib in libs:
+            lib.set_num_threads(n)
     try:
         yield
     finally:
-        for lib, k in zip(libs, before):
-            lib.set_num_threads(k)
+        with _blas_lock:
+            _blas_hold["depth"] -= 1
+            if _blas_hold["depth"] == 0:
+                for lib, k in zip(libs, _blas_hold["saved"]):
+                    lib.set_num_threads(k)

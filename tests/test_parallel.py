@@ -113,3 +113,17 @@ def test_a_forked_child_builds_its_own_pool(two_threads: None) -> None:
             pytest.fail("the forked child hung handing work to the pool")
         time.sleep(0.05)
     assert os.WEXITSTATUS(status) == 0
+
+
+def test_overlapping_blas_holds_restore_the_count_in_force_before_the_first() -> None:
+    libs = ag.threads.blas_controllers()
+    if not libs:
+        pytest.skip("no BLAS library found by threadpoolctl")
+    before = [lib.num_threads for lib in libs]
+    outer, inner = parallel.blas_threads(1), parallel.blas_threads(1)
+    outer.__enter__()
+    inner.__enter__()  # e.g. a second Python thread's convolution
+    outer.__exit__(None, None, None)  # the first ends before the second
+    assert all(lib.num_threads == 1 for lib in libs)  # the second still runs with one
+    inner.__exit__(None, None, None)
+    assert [lib.num_threads for lib in libs] == before
