@@ -24,5 +24,7 @@ from .viz import draw_graph, to_dot
 __version__ = "0.1.0"
 
 from .allocator import tune_malloc
+from .threads import apply_environment
 
 tune_malloc()  # large temporaries stay in the heap between steps (see allocator.py)
+apply_environment()  # AUTOGRAD_NUM_THREADS reaches BLAS too

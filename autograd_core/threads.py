@@ -3,7 +3,9 @@
 One setting governs both the engine's own parallel passes (`autograd_core.parallel`)
 and the BLAS library NumPy calls for matrix products (OpenBLAS, MKL, ...), which it
 reaches through `threadpoolctl`. The default is `AUTOGRAD_NUM_THREADS`, else
-`OMP_NUM_THREADS`, else the number of cores this process may use.
+`OMP_NUM_THREADS`, else the number of cores this process may use. `AUTOGRAD_NUM_THREADS`,
+when set, is applied to BLAS too as autograd_core is imported (`OMP_NUM_THREADS` already
+is, by OpenBLAS and MKL themselves).
 """
 
 from __future__ import annotations
@@ -66,3 +68,13 @@ def set_num_threads(n: int) -> None:
     for lib in blas_controllers():
         lib.set_num_threads(n)
     _threads[0] = n
+
+
+def apply_environment() -> None:
+    """At import: an `AUTOGRAD_NUM_THREADS` setting governs BLAS as well as the engine's passes."""
+    value = os.environ.get("AUTOGRAD_NUM_THREADS", "").strip()
+    if value.isdigit() and int(value) > 0:
+        try:
+            set_num_threads(int(value))
+        except ImportError:  # no threadpoolctl: the engine's own passes still follow the setting
+            pass

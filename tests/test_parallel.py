@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -127,3 +128,13 @@ def test_overlapping_blas_holds_restore_the_count_in_force_before_the_first() ->
     assert all(lib.num_threads == 1 for lib in libs)  # the second still runs with one
     inner.__exit__(None, None, None)
     assert [lib.num_threads for lib in libs] == before
+
+
+def test_autograd_num_threads_reaches_blas_at_import() -> None:
+    code = ("import json, autograd_core as ag, threadpoolctl; "
+            "print(ag.get_num_threads(), json.dumps([p['num_threads'] for p in threadpoolctl.threadpool_info() "
+            "if p['user_api'] == 'blas']))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PATH": "", "PYTHONPATH": ":".join(sys.path), "AUTOGRAD_NUM_THREADS": "1"})
+    count, blas = out.stdout.split(" ", 1)
+    assert count == "1" and json.loads(blas) and set(json.loads(blas)) == {1}
