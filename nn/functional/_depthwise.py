@@ -41,6 +41,8 @@ from numpy.lib.stride_tricks import as_strided
 
 from autograd_core import parallel
 
+from ._conv_geometry import ConvGeometry
+
 # Scratch bytes per tile (the backward's, the larger). Measured on 32x64x28x28: 4 channels a tile
 # (6 MB) beat 2, 3 and 6 at one and at two threads; smaller tiles pay more Python and GIL
 # hand-offs per tile than they gain in cache, bigger ones spill to L3.
@@ -83,21 +85,13 @@ def _round_up(n: int) -> int:
     return -(-n // 16) * 16  # rows of whole 64-byte lines keep every row's start aligned
 
 
-class DepthwisePlan:
+class DepthwisePlan(ConvGeometry):
     """Shapes and tiles of one depthwise convolution, with the interface of `conv._Plan`."""
 
     def __init__(self, x_shape: tuple[int, ...], w_shape: tuple[int, ...], groups: int,
                  pads: tuple[tuple[int, int], ...], stride: tuple[int, ...], dilation: tuple[int, ...],
                  out_size: tuple[int, ...], itemsize: int) -> None:
-        # What `_conv_op` and the create_graph vjps read (as on `_Plan`).
-        self.n, self.c = x_shape[:2]
-        self.out_c, self.kernel = w_shape[0], tuple(w_shape[2:])
-        self.groups, self.stride, self.dilation, self.out_size = groups, stride, dilation, out_size
-        self.nd = len(self.kernel)
-        self.cg, self.og, self.kk = 1, self.out_c // groups, math.prod(self.kernel)
-        self.pads = pads
-        self.padded = tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[2:], pads))
-        self.interior = (slice(None), slice(None)) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(x_shape[2:], pads))
+        super().__init__(x_shape, w_shape, groups, pads, stride, dilation, out_size)  # cg is 1: groups == c
         # The 2-d geometry everything below runs on.
         lift = (1,) * (2 - self.nd)
         self.h, self.w = lift + tuple(x_shape[2:])

@@ -48,6 +48,7 @@ from autograd_core.ops.windows import _tuple, offset_slices, window_geometry, wi
 from autograd_core.tensor import as_tensor, make_result
 
 from .. import _checks
+from ._conv_geometry import ConvGeometry
 from ._depthwise import DepthwisePlan, depthwise_eligible
 
 # Bytes of one block's columns: a core's L2 cache, where the block's three products run fastest.
@@ -79,21 +80,14 @@ def images_per_block(column_bytes: int, n: int) -> int:
     return max(1, min(n, BLOCK_BYTES // max(1, column_bytes)))
 
 
-class _Plan:
+class _Plan(ConvGeometry):
     """Shapes, im2col layout and batch blocks of one convolution (plain NumPy; built once per call)."""
 
     def __init__(self, x_shape: tuple[int, ...], w_shape: tuple[int, ...], groups: int,
                  pads: tuple[tuple[int, int], ...], stride: tuple[int, ...], dilation: tuple[int, ...],
                  out_size: tuple[int, ...], itemsize: int) -> None:
-        self.n, self.c = x_shape[:2]
-        self.out_c, self.kernel = w_shape[0], tuple(w_shape[2:])
-        self.groups, self.stride, self.dilation, self.out_size = groups, stride, dilation, out_size
-        self.nd = len(self.kernel)
-        self.cg, self.og, self.kk = self.c // groups, self.out_c // groups, math.prod(self.kernel)
-        self.pads = pads
-        self.padded = tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[2:], pads))
+        super().__init__(x_shape, w_shape, groups, pads, stride, dilation, out_size)
         self.size = math.prod(self.padded)
-        self.interior = (slice(None), slice(None)) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(x_shape[2:], pads))
         # Unit stride: windows over the *flattened* padded image. Output j (a position on the
         # padded grid) reads flat[j + offset], so every im2col row is one contiguous run and
         # col2im is one contiguous add per offset; the surplus grid columns are cropped away.
