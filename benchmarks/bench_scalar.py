@@ -136,29 +136,36 @@ def scalar_mlp_micrograd(tiny: bool = False) -> Callable[[], float]:
     return step
 
 
-def scalar_mlp_ours(tiny: bool = False) -> Callable[[], float]:
-    import autograd_core as ag
-
-    def scalar(v: float, requires_grad: bool = False) -> Any:
-        return ag.Tensor(np.float64(v), requires_grad=requires_grad)  # np.float64: a Python float would be float32
-
+def _tensor_step(scalar: Callable[..., Any], relu: Callable[[Any], Any], no_grad: Callable[[], Any],
+                 tiny: bool) -> Callable[[], float]:
+    """The step for engines with PyTorch's 0-d tensor API (this one and PyTorch): `scalar(v, requires_grad)`
+    makes a 0-d float64 tensor."""
     xs, ys = moons(tiny)
     random.seed(SEED)
-    model = MLP(*_sizes(tiny), make=lambda v: scalar(v, True), relu=ag.relu)
+    model = MLP(*_sizes(tiny), make=lambda v: scalar(v, True), relu=relu)
     params = model.parameters()
 
     def step() -> float:
         inputs = [list(map(scalar, row)) for row in xs]
-        total = _loss(model, params, inputs, ys, ag.relu)
+        total = _loss(model, params, inputs, ys, relu)
         for p in params:
             p.grad = None
         total.backward()
-        with ag.no_grad():
+        with no_grad():
             for p in params:
                 p -= LR * p.grad
         return total.item()
 
     return step
+
+
+def scalar_mlp_ours(tiny: bool = False) -> Callable[[], float]:
+    import autograd_core as ag
+
+    def scalar(v: float, requires_grad: bool = False) -> Any:
+        return ag.Tensor(v, requires_grad=requires_grad, dtype=np.float64)
+
+    return _tensor_step(scalar, ag.relu, ag.no_grad, tiny)
 
 
 def scalar_mlp_torch(tiny: bool = False) -> Callable[[], float]:
@@ -167,23 +174,7 @@ def scalar_mlp_torch(tiny: bool = False) -> Callable[[], float]:
     def scalar(v: float, requires_grad: bool = False) -> Any:
         return torch.tensor(v, dtype=torch.float64, requires_grad=requires_grad)
 
-    xs, ys = moons(tiny)
-    random.seed(SEED)
-    model = MLP(*_sizes(tiny), make=lambda v: scalar(v, True), relu=torch.relu)
-    params = model.parameters()
-
-    def step() -> float:
-        inputs = [list(map(scalar, row)) for row in xs]
-        total = _loss(model, params, inputs, ys, torch.relu)
-        for p in params:
-            p.grad = None
-        total.backward()
-        with torch.no_grad():
-            for p in params:
-                p -= LR * p.grad
-        return total.item()
-
-    return step
+    return _tensor_step(scalar, torch.relu, torch.no_grad, tiny)
 
 
 def scalar_mlp_mygrad(tiny: bool = False) -> Callable[[], float]:
