@@ -83,9 +83,17 @@ def _signs(x: np.ndarray) -> np.ndarray:
     return np.where(x < 0, -1, 1).astype(x.dtype)
 
 
+def _column_signs(v: np.ndarray) -> np.ndarray:
+    """Per column, the sign of its largest-magnitude entry (as scikit-learn's svd_flip): a
+    smooth choice, since that entry is far from 0. The first entry could be near 0, and a
+    finite-difference step would then flip the column."""
+    largest = np.take_along_axis(v, np.argmax(np.abs(v), axis=-2)[..., None, :], axis=-2)
+    return _signs(largest)
+
+
 def _sign_fixed(v: Any) -> Any:
-    """Columns with a positive first entry (a smooth choice where that entry is not 0)."""
-    return v * _signs(_val(v)[..., :1, :])
+    """Columns made to have a positive largest-magnitude entry."""
+    return v * _column_signs(_val(v))
 
 
 def _projector(q: Any) -> Any:
@@ -99,7 +107,7 @@ def eigh_view(r: Any) -> tuple[Any, ...]:
 def svd_view(r: Any) -> tuple[Any, ...]:
     u, s, vh = r
     k = s.shape[-1]
-    sign = _signs(_val(u)[..., :1, :k])
+    sign = _column_signs(_val(u)[..., :, :k])
     out = [u[..., :, :k] * sign, s, vh[..., :k, :] * _mT(sign)]
     if u.shape[-1] > k:
         out.append(_projector(u[..., :, k:]))
