@@ -457,3 +457,12 @@ def test_index_put_matches_numpy_setitem(x: np.ndarray, data: st.DataObject) -> 
     assert got.dtype == expected.dtype
     np.testing.assert_array_equal(got.data, expected)
     assert ag.index_put(x, slice(None), 0).data is not x  # a new value, x untouched
+
+
+@pytest.mark.parametrize("name", ["logical_and", "logical_or", "logical_xor", "less", "equal", "greater_equal"])
+@pytest.mark.parametrize("a, scalar", [(np.array(0.0, dtype=np.float16), 65520), (np.array([1, -2], np.int8), 1000)])
+def test_python_scalars_in_comparisons_follow_numpys_weak_rules(name: str, a: np.ndarray, scalar: int) -> None:
+    """A Python scalar is not first cast to the Tensor's dtype: no overflow warning or error where
+    NumPy has none (65520 does not fit float16, 1000 does not fit int8), and NumPy's values."""
+    check_like_numpy(name, lambda: getattr(ag, name)(Tensor(a), scalar), lambda: BINARY[name](a, scalar))
+    np.testing.assert_array_equal(getattr(ag, name)(scalar, Tensor(a)).data, BINARY[name](scalar, a))

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import kernels
-from ..tensor import ELEMENTWISE, Tensor, Vjp, as_tensor, make_result
+from ..tensor import _SCALARS, ELEMENTWISE, Tensor, Vjp, as_tensor, make_result
 
 
 def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
@@ -139,16 +139,21 @@ def _not_differentiable(name: str, fn: Callable[..., Any], bitwise: bool = False
     """
 
     def op(a: Any, b: Any) -> Tensor:
-        a, b = _pair(a, b)
+        # A Python scalar goes to NumPy as it is: NumPy's own weak-scalar rules then decide (a
+        # logical op reads 65520 as True without first casting it to a float16 Tensor's dtype,
+        # and a comparison of int8 values with 1000 is simply True).
+        x = a if type(a) in _SCALARS else as_tensor(a).data
+        y = b if type(b) in _SCALARS else as_tensor(b).data
         try:
-            return Tensor(fn(a.data, b.data))
+            return Tensor(fn(x, y))
         except ValueError:
-            raise _shape_error(name, a, b) from None
+            raise _shape_error(name, as_tensor(x), as_tensor(y)) from None
         except TypeError:
             if not bitwise:
                 raise
             raise TypeError(
-                f"{name}: supported for integer and boolean Tensors only, got {a.dtype} and {b.dtype}"
+                f"{name}: supported for integer and boolean Tensors only, got {np.asarray(x).dtype} and "
+                f"{np.asarray(y).dtype}"
             ) from None
 
     op.__name__ = op.__qualname__ = name
