@@ -465,4 +465,7 @@ def test_python_scalars_in_comparisons_follow_numpys_weak_rules(name: str, a: np
     """A Python scalar is not first cast to the Tensor's dtype: no overflow warning or error where
     NumPy has none (65520 does not fit float16, 1000 does not fit int8), and NumPy's values."""
     check_like_numpy(name, lambda: getattr(ag, name)(Tensor(a), scalar), lambda: BINARY[name](a, scalar))
-    np.testing.assert_array_equal(getattr(ag, name)(scalar, Tensor(a)).data, BINARY[name](scalar, a))
+    check_like_numpy(name, lambda: getattr(ag, name)(scalar, Tensor(a)), lambda: BINARY[name](scalar, a))
+    with warnings.catch_warnings():  # the values; the warnings were compared above (NumPy versions differ)
+        warnings.simplefilter("ignore")
+        np.testing.assert_array_equal(getattr(ag, name)(scalar, Tensor(a)).data, BINARY[name](scalar, a))
